@@ -1,0 +1,40 @@
+# Everything a new user needs, from nothing but Python 3.11.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: install demo test ui clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, pinned: the CPU build; left to the resolver it pulls several GB of CUDA packages.
+$(VENV)/.installed: $(BIN)/activate pyproject.toml
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+## make demo: install, then ingest the bundled samples (they are copied into the inbox)
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	mkdir -p inbox
+	cp -R samples/. inbox/
+	$(BIN)/ingestctl ingest
+
+## make test: install, then run the whole test suite (real Dagster, LanceDB, model, PostgreSQL)
+test: install
+	$(BIN)/pytest
+
+## make ui: the Dagster UI and daemon (sensors, schedules) on http://127.0.0.1:3000
+ui: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+clean:
+	rm -rf $(VENV) .dagster_home data inbox

@@ -1,0 +1,5 @@
+import sys
+
+from ingestctl.cli import main
+
+sys.exit(main())

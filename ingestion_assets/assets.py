@@ -1,0 +1,154 @@
+"""`documents`, `chunks` and `embeddings`: three partitioned assets computed in one step per batch.
+
+One step per batch means one model load per run and chunks of many documents embedded
+together. The step logs an `AssetMaterialization` per document and phase that succeeded and
+then raises `Failure` naming the documents that did not, so every partition of every asset gets
+its own status: a bad document never fails the others of its batch.
+"""
+
+
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from ingestion_assets.chunking import chunker_version
+from ingestion_assets.parsing import PARSER_VERSION
+from ingestion_assets.partitions import documents_partitions
+from ingestion_assets.phases import Batch, PhaseResult, chunk_phase, embed_phase, parse_phase
+from resources.document_source import DocumentSource
+from resources.embedding_model import EmbeddingModel, model_id_for
+from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS, LanceDBStore
+from resources.settings import setting
+
+DOCUMENTS_KEY = dg.AssetKey(DOCUMENTS)
+CHUNKS_KEY = dg.AssetKey(CHUNKS)
+EMBEDDINGS_KEY = dg.AssetKey(EMBEDDINGS)
+PHASE_KEYS = (DOCUMENTS_KEY, CHUNKS_KEY, EMBEDDINGS_KEY)
+
+MODEL_ID = model_id_for(setting("INGEST_MODEL"))
+CHUNKER_VERSION = chunker_version(
+    MODEL_ID, int(setting("INGEST_CHUNK_TOKENS")), int(setting("INGEST_CHUNK_OVERLAP"))
+)
+CODE_VERSIONS = {
+    DOCUMENTS_KEY: PARSER_VERSION,
+    CHUNKS_KEY: CHUNKER_VERSION,
+    EMBEDDINGS_KEY: f"embed-1:{MODEL_ID}",
+}
+
+GROUP = "ingestion"
+
+_specs = [
+    dg.AssetSpec(
+        DOCUMENTS_KEY,
+        description=(
+            "Parsed text of each source file (PDF and other PyMuPDF formats with page boundaries; "
+            "text, Markdown, HTML without markup). LanceDB table `documents`, one row per document."
+        ),
+        code_version=CODE_VERSIONS[DOCUMENTS_KEY],
+        kinds={"pymupdf", "lancedb"},
+        group_name=GROUP,
+        skippable=True,
+    ),
+    dg.AssetSpec(
+        CHUNKS_KEY,
+        deps=[DOCUMENTS_KEY],
+        description=(
+            "Passages of each document sized in the embedding model's own tokens "
+            "(langchain recursive splitter), with page and character spans. LanceDB table `chunks`."
+        ),
+        code_version=CODE_VERSIONS[CHUNKS_KEY],
+        kinds={"langchain", "lancedb"},
+        group_name=GROUP,
+        skippable=True,
+    ),
+    dg.AssetSpec(
+        EMBEDDINGS_KEY,
+        deps=[CHUNKS_KEY],
+        description=(
+            "Unit-norm sentence-transformers vectors of every chunk, ready for vector and hybrid "
+            "search. LanceDB table `embeddings`."
+        ),
+        code_version=CODE_VERSIONS[EMBEDDINGS_KEY],
+        kinds={"sentence-transformers", "lancedb"},
+        group_name=GROUP,
+        skippable=True,
+    ),
+]
+
+
+@dg.multi_asset(
+    name="ingest_documents",
+    specs=_specs,
+    partitions_def=documents_partitions,
+    can_subset=True,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=int(setting("INGEST_MAX_DOCS_PER_RUN"))),
+    pool="ingestion",
+)
+def ingest_documents(
+    context: dg.AssetExecutionContext,
+    source: DocumentSource,
+    lancedb: LanceDBStore,
+    embedder: EmbeddingModel,
+):
+    batch = Batch(doc_ids=list(context.partition_keys))
+    selected = context.selected_asset_keys
+    context.log.info(f"ingesting {len(batch.doc_ids)} document(s): phases {sorted(k.to_user_string() for k in selected)}")
+
+    if DOCUMENTS_KEY in selected:
+        yield from _report(context, DOCUMENTS_KEY, batch, parse_phase(batch, source, lancedb))
+    if CHUNKS_KEY in selected:
+        yield from _report(context, CHUNKS_KEY, batch, chunk_phase(batch, lancedb, embedder, CHUNKER_VERSION))
+    if EMBEDDINGS_KEY in selected and batch.remaining:
+        yield from _report(context, EMBEDDINGS_KEY, batch, embed_phase(batch, lancedb, embedder))
+
+    if batch.failures:
+        for failure in batch.failures.values():
+            yield dg.AssetObservation(
+                asset_key=failure.phase,
+                partition=failure.doc_id,
+                metadata={"error": failure.reason, "phase": failure.phase, **batch.fingerprints.get(failure.doc_id, {})},
+            )
+        failed = list(batch.failures.values())
+        raise dg.Failure(
+            description=f"{len(failed)} of {len(batch.doc_ids)} document(s) failed:\n"
+            + "\n".join(f"- {f}" for f in failed),
+            metadata={"failed_documents": [f.doc_id for f in failed]},
+            allow_retries=False,
+        )
+
+
+def _report(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, batch: Batch, result: PhaseResult
+) -> Iterator[dg.AssetMaterialization]:
+    """One materialization per document that completed the phase, tagged with the code version."""
+    batch_metadata = result.metadata.pop("__batch__", {})
+    documents = [d for d in batch.doc_ids if d in result.metadata]
+    for doc_id in documents:
+        metadata = dict(result.metadata[doc_id])
+        rows = metadata.get("chunks", metadata.get("vectors", 1))
+        if "preview" in metadata:
+            metadata["preview"] = dg.MetadataValue.md(metadata["preview"])
+        warnings = metadata.pop("warnings", None)
+        if warnings:
+            metadata["warnings"] = dg.MetadataValue.md("\n".join(f"- {w}" for w in warnings))
+            context.log.warning(f"{doc_id!r} ({key.to_user_string()}): " + "; ".join(warnings))
+        yield dg.AssetMaterialization(
+            asset_key=key,
+            partition=doc_id,
+            metadata={
+                **metadata,
+                **batch_metadata,
+                "dagster/row_count": rows,
+                "lancedb_table_version": result.table_version or 0,
+                "phase_seconds": round(result.seconds, 3),
+            },
+            tags={"dagster/code_version": CODE_VERSIONS[key]},
+        )
+    failed_here = sum(1 for f in batch.failures.values() if f.phase == key.to_user_string())
+    context.log.info(
+        f"{key.to_user_string()}: {len(documents)} done, {failed_here} failed, {result.seconds:.1f} s"
+        + (f", {batch_metadata}" if batch_metadata else "")
+    )
+
+

@@ -1,0 +1,24 @@
+"""The code location: every asset, job, sensor, schedule and resource of the product."""
+
+import dagster as dg
+
+from ingestion_assets.assets import ingest_documents
+from ingestion_assets.jobs import ingest_job
+from resources.document_source import document_source_from_env
+from resources.embedding_model import embedding_model_from_env
+from resources.lancedb_store import lancedb_store_from_env
+
+defs = dg.Definitions(
+    assets=[ingest_documents],
+    jobs=[ingest_job],
+    resources={
+        "source": document_source_from_env(),
+        "lancedb": lancedb_store_from_env(),
+        "embedder": embedding_model_from_env(),
+    },
+)
+
+
+def get_ingest_job() -> dg.JobDefinition:
+    """Module-level handle so runs launched by `ingestctl` can be reconstructed by Dagster."""
+    return defs.resolve_job_def("ingest_job")

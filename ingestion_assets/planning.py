@@ -1,0 +1,171 @@
+"""What needs to run: compare the source folder, LanceDB and Dagster's records, and cut the work
+into ranged runs.
+
+Dagster's per-partition status says which phases succeeded; the LanceDB rows say with which
+file content, parser, chunker and model. A ranged run covers a contiguous span of partitions in
+insertion order, so a run is a maximal span of documents that need the same phases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import dagster as dg
+import pyarrow as pa
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from ingestion_assets.assets import CHUNKER_VERSION, MODEL_ID, PHASE_KEYS
+from ingestion_assets.parsing import PARSER_VERSION
+from ingestion_assets.partitions import documents_partitions
+from resources.document_source import SourceFile
+from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS, LanceDBStore
+
+PARTITION_ADD_CHUNK = 2000
+"""SQLite refuses statements with too many variables (dagster#16260): add keys in chunks."""
+
+Status = dg.AssetPartitionStatus
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    keys: tuple[str, ...]
+    asset_keys: tuple[dg.AssetKey, ...]
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {ASSET_PARTITION_RANGE_START_TAG: self.keys[0], ASSET_PARTITION_RANGE_END_TAG: self.keys[-1]}
+
+    @property
+    def phases(self) -> list[str]:
+        return [k.to_user_string() for k in self.asset_keys]
+
+
+def register_partitions(instance: dg.DagsterInstance, keys: Iterable[str]) -> list[str]:
+    """Add partitions for keys Dagster does not know yet; returns the added keys."""
+    existing = set(instance.get_dynamic_partitions(documents_partitions.name))
+    new = [k for k in dict.fromkeys(keys) if k not in existing]
+    for i in range(0, len(new), PARTITION_ADD_CHUNK):
+        instance.add_dynamic_partitions(documents_partitions.name, new[i : i + PARTITION_ADD_CHUNK])
+    return new
+
+
+def phase_statuses(
+    instance: dg.DagsterInstance, keys: Sequence[str]
+) -> dict[dg.AssetKey, dict[str, Status | None]]:
+    """Dagster's status of every phase of every document: three queries, not one per document."""
+    return {
+        key: dict(instance.get_status_by_partition(key, list(keys), documents_partitions) or {})
+        for key in PHASE_KEYS
+    }
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredVersions:
+    """What LanceDB holds per document: file fingerprint and the versions that produced the rows."""
+
+    fingerprints: dict[str, list]
+    """doc_id -> [size_bytes, mtime in µs, content_hash, parser_version]"""
+    chunkers: dict[str, set[str]]
+    models: dict[str, set[str]]
+
+    @classmethod
+    def read(cls, store: LanceDBStore) -> StoredVersions:
+        docs = store.read(DOCUMENTS, ["doc_id", "size_bytes", "mtime", "content_hash", "parser_version"])
+        fingerprints = {}
+        if docs.num_rows:
+            columns = [
+                docs.column("doc_id").to_pylist(),
+                docs.column("size_bytes").to_pylist(),
+                docs.column("mtime").cast(pa.int64()).to_pylist(),
+                docs.column("content_hash").to_pylist(),
+                docs.column("parser_version").to_pylist(),
+            ]
+            fingerprints = {doc_id: rest for doc_id, *rest in zip(*columns, strict=True)}
+        return cls(fingerprints, _distinct(store, CHUNKS, "chunker"), _distinct(store, EMBEDDINGS, "model"))
+
+
+def _distinct(store: LanceDBStore, table: str, column: str) -> dict[str, set[str]]:
+    rows = store.read(table, ["doc_id", column])
+    if rows.num_rows == 0:
+        return {}
+    grouped = rows.group_by(["doc_id", column]).aggregate([])
+    result: dict[str, set[str]] = {}
+    for doc_id, value in zip(grouped.column("doc_id").to_pylist(), grouped.column(column).to_pylist(), strict=True):
+        result.setdefault(doc_id, set()).add(value)
+    return result
+
+
+def content_changed(file: SourceFile, stored: list | None) -> bool:
+    """Size and mtime first; only when they differ is the content hashed (a touch changes nothing)."""
+    if stored is None:
+        return True
+    size, mtime_us, content_hash, _ = stored
+    if file.size_bytes == size and file.mtime_ns // 1000 == mtime_us:
+        return False
+    if file.size_bytes != size:
+        return True
+    return file_sha256(file.path) != content_hash
+
+
+def phases_needed(
+    files: Sequence[SourceFile],
+    statuses: dict[dg.AssetKey, dict[str, Status | None]],
+    stored: StoredVersions,
+) -> dict[str, tuple[dg.AssetKey, ...]]:
+    """The phases each document needs: from the first one that is missing, failed or stale.
+
+    Documents with a run in progress are left alone.
+    """
+    documents_key, chunks_key, embeddings_key = PHASE_KEYS
+    needed: dict[str, tuple[dg.AssetKey, ...]] = {}
+    for file in files:
+        status = {k: statuses[k].get(file.key) for k in PHASE_KEYS}
+        if Status.IN_PROGRESS in status.values():
+            continue
+        fingerprint = stored.fingerprints.get(file.key)
+        if (
+            status[documents_key] != Status.MATERIALIZED
+            or fingerprint is None
+            or fingerprint[3] != PARSER_VERSION
+            or content_changed(file, fingerprint)
+        ):
+            needed[file.key] = PHASE_KEYS
+        elif status[chunks_key] != Status.MATERIALIZED or stored.chunkers.get(file.key, {CHUNKER_VERSION}) != {
+            CHUNKER_VERSION
+        }:
+            needed[file.key] = (chunks_key, embeddings_key)
+        elif status[embeddings_key] != Status.MATERIALIZED or stored.models.get(file.key, {MODEL_ID}) != {MODEL_ID}:
+            needed[file.key] = (embeddings_key,)
+    return needed
+
+
+def plan_runs(
+    partition_order: Sequence[str], needed: dict[str, tuple[dg.AssetKey, ...]], max_docs_per_run: int
+) -> list[RunPlan]:
+    """Cut the needed work into ranged runs: contiguous spans with the same phases, at most N documents."""
+    plans: list[RunPlan] = []
+    span: list[str] = []
+    span_phases: tuple[dg.AssetKey, ...] | None = None
+    for key in partition_order:
+        phases = needed.get(key)
+        if span and (phases != span_phases or len(span) >= max_docs_per_run):
+            plans.append(RunPlan(tuple(span), span_phases))
+            span = []
+        if phases:
+            span.append(key)
+            span_phases = phases
+    if span:
+        plans.append(RunPlan(tuple(span), span_phases))
+    return plans
+
+

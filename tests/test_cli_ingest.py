@@ -1,0 +1,67 @@
+"""`ingestctl ingest` end to end, as a user runs it: a subprocess on a DAGSTER_HOME of its own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from resources.lancedb_store import CHUNKS, EMBEDDINGS, LanceDBStore
+from tests.conftest import REPO, SAMPLES, sample_keys
+
+pytestmark = pytest.mark.slow
+
+
+def _ingestctl(*args, env, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "ingestctl", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_ingest_samples_then_nothing_to_do(tmp_path):
+    work = tmp_path / "work"
+    shutil.copytree(SAMPLES, work / "samples")
+    shutil.copy(REPO / "dagster.yaml", work / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "LANCEDB_URI", "INGEST_SOURCE_DIR")}
+    env["PYTHONPATH"] = str(REPO)
+
+    first = _ingestctl("ingest", "samples", env=env, cwd=work)
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    keys = sample_keys(work / "samples")
+    for key in keys:
+        line = next(line for line in first.stdout.splitlines() if line.startswith(key + " "))
+        assert "embeddings" in line
+    assert f"{len(keys)} of {len(keys)} document(s) fully ingested" in first.stdout
+    assert (work / ".dagster_home" / "dagster.yaml").exists()
+    store = LanceDBStore(uri=str(work / "data" / "lancedb"))
+    versions = store.versions()
+    chunks = store.read(CHUNKS, ["chunk_id"]).num_rows
+    assert chunks > len(keys) and store.read(EMBEDDINGS, ["chunk_id"]).num_rows == chunks
+
+    second = _ingestctl("ingest", "samples", env=env, cwd=work)
+
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "0 document(s) to process in 0 run(s)" in second.stdout
+    assert store.versions() == versions
+
+
+def test_ingest_exits_1_when_a_document_fails(tmp_path):
+    work = tmp_path / "work"
+    (work / "docs").mkdir(parents=True)
+    shutil.copy(SAMPLES / "tidal-energy.txt", work / "docs")
+    (work / "docs" / "broken.pdf").write_bytes(b"%PDF-1.7\n this is not a pdf")
+    env = {k: v for k, v in os.environ.items() if k not in ("LANCEDB_URI", "INGEST_SOURCE_DIR")}
+    env.update(PYTHONPATH=str(REPO), DAGSTER_HOME=str(tmp_path / "home"), LANCEDB_URI=str(tmp_path / "db"))
+    (tmp_path / "home").mkdir()
+
+    result = _ingestctl("ingest", "docs", env=env, cwd=work)
+
+    assert result.returncode == 1
+    broken = next(line for line in result.stdout.splitlines() if line.startswith("broken.pdf"))
+    assert "[documents]" in broken and "PDF" in broken
+    good = next(line for line in result.stdout.splitlines() if line.startswith("tidal-energy.txt"))
+    assert "embeddings" in good

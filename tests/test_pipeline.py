@@ -1,0 +1,168 @@
+"""The three assets over real files, a real Dagster instance, real LanceDB and the real model."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+
+import numpy as np
+import pymupdf
+import pytest
+
+from ingestion_assets.status import document_statuses
+from resources.embedding_model import EmbeddingModel
+from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS
+from tests.conftest import materialize, sample_keys, statuses
+
+MATERIALIZED = "MATERIALIZED"
+
+
+def _rows(store, table, columns=None):
+    return store.read(table, columns).to_pylist()
+
+
+def test_ranged_run_over_every_format(instance, store, samples_inbox):
+    keys = sample_keys(samples_inbox)
+    formats = {k.rsplit(".", 1)[-1] for k in keys}
+    assert {"pdf", "md", "txt", "html", "htm"} <= formats and len(keys) >= 5
+
+    result = materialize(instance, keys)
+
+    assert result.success
+    for asset, by_doc in statuses(instance, keys).items():
+        assert by_doc == {k: MATERIALIZED for k in keys}, asset
+    docs = {r["doc_id"]: r for r in _rows(store, DOCUMENTS)}
+    assert set(docs) == set(keys)
+    assert docs["lighthouse-keeping.pdf"]["page_count"] == 4
+    assert "Fresnel lens" in docs["lighthouse-keeping.pdf"]["text"]
+    html = docs["guides/orbital-mechanics.html"]["text"]
+    assert "Hohmann transfer" in html and "<p>" not in html and "should never be indexed" not in html
+
+    chunks = _rows(store, CHUNKS)
+    embeddings = _rows(store, EMBEDDINGS)
+    per_chunk = Counter(e["chunk_id"] for e in embeddings)
+    assert set(per_chunk) == {c["chunk_id"] for c in chunks}
+    assert set(per_chunk.values()) == {1}
+    vectors = np.array([e["vector"] for e in embeddings], dtype=np.float32)
+    assert vectors.shape == (len(chunks), 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert {e["model"] for e in embeddings} == {"sentence-transformers/all-MiniLM-L6-v2"}
+
+    pdf_pages = {c["page_start"] for c in chunks if c["doc_id"] == "lighthouse-keeping.pdf"}
+    assert pdf_pages == {1, 2, 3, 4}
+    for c in chunks:
+        text = docs[c["doc_id"]]["text"]
+        assert text[c["char_start"] : c["char_end"]] == c["text"]
+
+
+def test_bad_documents_fail_alone(instance, store, samples_inbox):
+    good = sample_keys(samples_inbox)
+    data = (samples_inbox / "lighthouse-keeping.pdf").read_bytes()
+    (samples_inbox / "corrupt.pdf").write_bytes(data[: len(data) // 3])
+    (samples_inbox / "binary.txt").write_bytes(b"\x00\x01\x02 not text \x00" * 50)
+    keys = sample_keys(samples_inbox)
+    assert keys.index("binary.txt") < keys.index("corrupt.pdf") < keys.index("tidal-energy.txt")
+
+    result = materialize(instance, keys)
+
+    assert not result.success
+    by_asset = statuses(instance, keys)
+    for asset in ("documents", "chunks", "embeddings"):
+        assert by_asset[asset]["corrupt.pdf"] == "FAILED"
+        assert by_asset[asset]["binary.txt"] == "FAILED"
+        assert all(by_asset[asset][k] == MATERIALIZED for k in good), asset
+    report = {s.doc_id: s for s in document_statuses(instance, keys, store)}
+    assert "NUL bytes" in report["binary.txt"].error
+    assert "corrupt.pdf" not in report["binary.txt"].error
+    assert "PDF" in report["corrupt.pdf"].error
+    assert report["corrupt.pdf"].error.startswith("[documents]")
+    assert {r["doc_id"] for r in _rows(store, EMBEDDINGS, ["doc_id"])} == set(good)
+
+
+def test_rerun_is_idempotent(instance, store, samples_inbox):
+    keys = sample_keys(samples_inbox)
+    materialize(instance, keys)
+    before = {t: sorted(r[k] for r in _rows(store, t)) for t, k in [(DOCUMENTS, "doc_id"), (CHUNKS, "chunk_id"), (EMBEDDINGS, "chunk_id")]}
+
+    assert materialize(instance, keys).success
+
+    after = {t: sorted(r[k] for r in _rows(store, t)) for t, k in [(DOCUMENTS, "doc_id"), (CHUNKS, "chunk_id"), (EMBEDDINGS, "chunk_id")]}
+    assert after == before
+
+
+def test_shrunk_document_leaves_no_stale_rows(instance, store, samples_inbox):
+    keys = sample_keys(samples_inbox)
+    materialize(instance, keys)
+    others_before = [r for r in _rows(store, EMBEDDINGS, ["chunk_id", "doc_id"]) if r["doc_id"] != "tidal-energy.txt"]
+    old_ids = {r["chunk_id"] for r in _rows(store, CHUNKS) if r["doc_id"] == "tidal-energy.txt"}
+    assert len(old_ids) > 2
+
+    (samples_inbox / "tidal-energy.txt").write_text("Tidal energy, in one short sentence about a tidal barrage.\n")
+    assert materialize(instance, ["tidal-energy.txt"]).success
+
+    new_chunks = [r for r in _rows(store, CHUNKS) if r["doc_id"] == "tidal-energy.txt"]
+    new_vectors = [r for r in _rows(store, EMBEDDINGS) if r["doc_id"] == "tidal-energy.txt"]
+    assert len(new_chunks) == 1 and len(new_vectors) == 1
+    assert new_chunks[0]["chunk_id"] not in old_ids
+    assert new_vectors[0]["chunk_id"] == new_chunks[0]["chunk_id"]
+    others_after = [r for r in _rows(store, EMBEDDINGS, ["chunk_id", "doc_id"]) if r["doc_id"] != "tidal-energy.txt"]
+    assert sorted(others_after, key=str) == sorted(others_before, key=str)
+
+
+def test_hostile_name_touches_only_its_own_rows(instance, store, inbox):
+    shutil.copy(_sample("beekeeping.md"), inbox / "beekeeping.md")
+    hostile = "a' OR '1'='1, dîner à \"Zürich\".txt"
+    (inbox / hostile).write_text("Une note sur les abeilles et le miel. " * 20, encoding="utf-8")
+    keys = sample_keys(inbox)
+    assert hostile in keys
+    materialize(instance, keys)
+    bee_rows = [r for r in _rows(store, CHUNKS, ["chunk_id", "doc_id"]) if r["doc_id"] == "beekeeping.md"]
+    assert bee_rows
+
+    (inbox / hostile).write_text("Plus court.", encoding="utf-8")
+    assert materialize(instance, [hostile]).success
+
+    assert [r for r in _rows(store, CHUNKS, ["chunk_id", "doc_id"]) if r["doc_id"] == "beekeeping.md"] == bee_rows
+    assert [r["text"] for r in _rows(store, CHUNKS) if r["doc_id"] == hostile] == ["Plus court."]
+    assert {r["doc_id"] for r in _rows(store, DOCUMENTS)} == {"beekeeping.md", hostile}
+
+
+def test_no_chunk_exceeds_model_max_seq_length(instance, store, inbox):
+    doc = pymupdf.open()
+    for page_no in range(3):
+        page = doc.new_page()
+        page.insert_textbox(pymupdf.Rect(36, 36, 560, 800), ("Unbroken" * 40 + " ") * 6, fontsize=7)
+    doc.save(inbox / "long-words.pdf")
+    (inbox / "one-line.txt").write_text(" ".join(f"word{i}" for i in range(3000)))
+    (inbox / "no-spaces.md").write_text("x" * 20000)
+    keys = sample_keys(inbox)
+    assert materialize(instance, keys).success
+
+    model = EmbeddingModel()
+    tokenizer = model.tokenizer()
+    chunks = _rows(store, CHUNKS)
+    assert len(chunks) > 20
+    lengths = [len(tokenizer.encode(c["text"]).ids) for c in chunks]
+    assert max(lengths) <= model.max_seq_length
+    assert max(lengths) <= 200
+    assert all(c["token_count"] == n for c, n in zip(chunks, lengths, strict=True))
+
+
+def _sample(name: str):
+    from tests.conftest import SAMPLES
+
+    return SAMPLES / name
+
+
+@pytest.mark.parametrize("phase_subset", [("embeddings",), ("chunks", "embeddings")])
+def test_later_phases_reuse_stored_results(instance, store, samples_inbox, phase_subset):
+    import dagster as dg
+
+    keys = sample_keys(samples_inbox)
+    materialize(instance, keys)
+    before = _rows(store, DOCUMENTS, ["doc_id", "ingested_at"])
+
+    assert materialize(instance, keys, [dg.AssetKey(p) for p in phase_subset]).success
+
+    assert _rows(store, DOCUMENTS, ["doc_id", "ingested_at"]) == before
+    assert len(_rows(store, EMBEDDINGS, ["chunk_id"])) == len(_rows(store, CHUNKS, ["chunk_id"]))
