@@ -74,52 +74,101 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def read_stable(path: os.PathLike, doc_id: str) -> tuple[bytes, os.stat_result]:
-    """The file's bytes, refused if its size or mtime changed while it was read."""
+def _hash_file(path: os.PathLike) -> tuple[str, os.stat_result]:
+    digest = hashlib.sha256()
     before = os.stat(path, follow_symlinks=False)
     with open(path, "rb") as handle:
-        data = handle.read()
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
     after = os.stat(path, follow_symlinks=False)
-    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) != after.st_size:
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         raise ParseError("file changed while it was being read; it will be retried once it is stable")
-    return data, after
+    return digest.hexdigest(), after
+
+
+def _read_exact(path: os.PathLike, content_hash: str) -> bytes:
+    """The file's bytes, refused unless they are the bytes that were hashed."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if hashlib.sha256(data).hexdigest() != content_hash:
+        raise ParseError("file changed while it was being read; it will be retried once it is stable")
+    return data
+
+
+def _stat_fingerprint(source: DocumentSource, doc_id: str) -> dict[str, Any]:
+    """Size and mtime of a file that failed, so that an unchanged file is not retried on every tick."""
+    try:
+        st = os.lstat(source.root.joinpath(*doc_id.split("/")))
+    except (OSError, ValueError):
+        return {}
+    return {"size_bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _stored_parses(store: LanceDBStore, hashes: set[str]) -> list[dict[str, Any]]:
+    """Stored parses of these contents by the current parser, whatever document they belong to."""
+    if not hashes:
+        return []
+    from lancedb.expr import col
+
+    where = col("content_hash").isin(sorted(hashes)) & (col("parser_version") == PARSER_VERSION)
+    return store.read(DOCUMENTS, None, where).to_pylist()
 
 
 def parse_phase(batch: Batch, source: DocumentSource, store: LanceDBStore) -> PhaseResult:
-    """Read and parse every document; one commit writes all good ones to `documents`."""
+    """Read and parse every document; one commit writes all new or changed rows to `documents`.
+
+    Content already parsed by this parser version (the same document untouched, or a renamed or
+    duplicate file) is reused instead of parsed again; an unchanged row is not rewritten.
+    """
     result = PhaseResult()
     started = time.perf_counter()
-    rows: list[dict[str, Any]] = []
-    parsed: dict[str, ParsedDocument] = {}
+    hashed: dict[str, tuple[str, os.stat_result]] = {}
     for doc_id in batch.remaining:
-        t0 = time.perf_counter()
         try:
-            path = source.path_for(doc_id)
-            data, st = read_stable(path, doc_id)
-            doc = parse_bytes(doc_id, data)
+            hashed[doc_id] = _hash_file(source.path_for(doc_id))
         except (ParseError, OSError, ValueError) as exc:
             batch.fail(doc_id, DOCUMENTS, str(exc) or type(exc).__name__)
-            continue
-        content_hash = hashlib.sha256(data).hexdigest()
+            batch.fingerprints[doc_id] = _stat_fingerprint(source, doc_id)
+    stored = _stored_parses(store, {h for h, _ in hashed.values()})
+    stored_by_doc = {row["doc_id"]: row for row in stored}
+    stored_by_hash = {row["content_hash"]: row for row in stored}
+
+    rows: list[dict[str, Any]] = []
+    for doc_id in batch.remaining:
+        content_hash, st = hashed[doc_id]
         mtime = _EPOCH + timedelta(microseconds=st.st_mtime_ns // 1000)
-        parsed[doc_id] = doc
-        batch.texts[doc_id] = (doc.text, doc.page_offsets)
         batch.fingerprints[doc_id] = {"content_hash": content_hash, "size_bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
-        rows.append(
-            {
-                "doc_id": doc_id,
-                "source_uri": source.uri_for(doc_id),
-                "content_hash": content_hash,
-                "size_bytes": st.st_size,
-                "mtime": mtime,
-                "format": doc.format,
-                "page_count": doc.page_count,
-                "text": doc.text,
-                "page_offsets": doc.page_offsets,
-                "parser_version": PARSER_VERSION,
-                "ingested_at": _now(),
-            }
-        )
+        t0 = time.perf_counter()
+        own = stored_by_doc.get(doc_id)
+        previous = own if own and own["content_hash"] == content_hash else stored_by_hash.get(content_hash)
+        if previous is not None:
+            doc = ParsedDocument(previous["format"], previous["text"] or "", list(previous["page_offsets"] or [0]))
+            reused_from = previous["doc_id"]
+        else:
+            try:
+                doc = parse_bytes(doc_id, _read_exact(source.path_for(doc_id), content_hash))
+            except (ParseError, OSError, ValueError) as exc:
+                batch.fail(doc_id, DOCUMENTS, str(exc) or type(exc).__name__)
+                continue
+            reused_from = None
+        batch.texts[doc_id] = (doc.text, doc.page_offsets)
+        unchanged = reused_from == doc_id and own is not None and own["mtime"] == mtime and own["size_bytes"] == st.st_size
+        if not unchanged:
+            rows.append(
+                {
+                    "doc_id": doc_id,
+                    "source_uri": source.uri_for(doc_id),
+                    "content_hash": content_hash,
+                    "size_bytes": st.st_size,
+                    "mtime": mtime,
+                    "format": doc.format,
+                    "page_count": doc.page_count,
+                    "text": doc.text,
+                    "page_offsets": doc.page_offsets,
+                    "parser_version": PARSER_VERSION,
+                    "ingested_at": _now(),
+                }
+            )
         result.metadata[doc_id] = {
             "format": doc.format,
             "pages": doc.page_count,
@@ -127,6 +176,7 @@ def parse_phase(batch: Batch, source: DocumentSource, store: LanceDBStore) -> Ph
             "parse_seconds": round(time.perf_counter() - t0, 4),
             "content_hash": content_hash,
             "size_bytes": st.st_size,
+            "reused_parse_of": reused_from or "",
             "warnings": doc.warnings,
         }
     if rows:
@@ -218,6 +268,11 @@ def embed_phase(batch: Batch, store: LanceDBStore, model: EmbeddingModel) -> Pha
     chunks = [c for d in docs for c in batch.chunks[d]]
     cached = _cached_vectors(store, model.model_id, {c.text_hash for c in chunks})
     todo = sorted({c.text_hash: c.text for c in chunks if c.text_hash not in cached}.items())
+    load_seconds = 0.0
+    if todo:
+        t0 = time.perf_counter()
+        model.load()
+        load_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     if todo:
         vectors = model.encode([text for _, text in todo])
@@ -255,6 +310,7 @@ def embed_phase(batch: Batch, store: LanceDBStore, model: EmbeddingModel) -> Pha
     result.seconds = time.perf_counter() - started
     result.metadata["__batch__"] = {
         "embedded_chunks": len(todo),
+        "model_load_seconds": round(load_seconds, 3),
         "embed_seconds": round(embed_seconds, 3),
         "chunks_per_second": round(len(todo) / embed_seconds, 1) if todo and embed_seconds else 0.0,
     }

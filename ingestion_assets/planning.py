@@ -169,3 +169,26 @@ def plan_runs(
     return plans
 
 
+
+
+def failure_fingerprints(instance: dg.DagsterInstance, doc_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """(size, mtime_ns) of each file when its `documents` phase last failed.
+
+    The inbox sensor does not retry a failed document until its file changes; the nightly
+    backfill and `ingestctl retry` do.
+    """
+    if not doc_ids:
+        return {}
+    documents_key = PHASE_KEYS[0]
+    records = instance.fetch_observations(
+        dg.AssetRecordsFilter(asset_key=documents_key, asset_partitions=list(doc_ids)), limit=4 * len(doc_ids) + 100
+    ).records
+    result: dict[str, tuple[int, int]] = {}
+    for record in records:
+        observation = record.asset_observation
+        if observation is None or observation.partition in result:
+            continue
+        size = observation.metadata.get("size_bytes")
+        mtime = observation.metadata.get("mtime_ns")
+        result[observation.partition] = (size.value if size else -1, mtime.value if mtime else -1)
+    return result
