@@ -25,6 +25,7 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -
     from ingestion_assets.definitions import get_ingest_job
     from ingestion_assets.planning import StoredVersions, phase_statuses, phases_needed, plan_runs, register_partitions
     from ingestion_assets.partitions import documents_partitions
+    from ingestion_assets.run_health import fail_dead_runs, host_tags
     from ingestion_assets.status import document_statuses
     from resources.document_source import document_source_from_env
     from resources.lancedb_store import lancedb_store_from_env
@@ -38,6 +39,9 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -
     keys = [f.key for f in scan.files]
     print(f"source {source.root}: {len(keys)} document(s); LanceDB {store.uri}; DAGSTER_HOME {os.environ['DAGSTER_HOME']}")
 
+    dead = fail_dead_runs(instance)
+    if dead:
+        print(f"marked {len(dead)} run(s) whose worker died as failed: {', '.join(dead)}")
     added = register_partitions(instance, keys)
     needed = phases_needed(scan.files, phase_statuses(instance, keys), StoredVersions.read(store))
     order = instance.get_dynamic_partitions(documents_partitions.name)
@@ -51,7 +55,7 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -
         print(f"[run {i}/{len(plans)}] {len(plan.keys)} document(s) {plan.keys[0]!r} .. {plan.keys[-1]!r}: {', '.join(plan.phases)}", flush=True)
         t0 = time.perf_counter()
         with dg.execute_job(
-            job, instance=instance, tags=plan.tags, asset_selection=list(plan.asset_keys), run_config=run_config
+            job, instance=instance, tags={**plan.tags, **host_tags(), "ingest/trigger": "ingestctl"}, asset_selection=list(plan.asset_keys), run_config=run_config
         ) as result:
             outcome = "succeeded" if result.success else "had failures"
             print(f"[run {i}/{len(plans)}] {outcome} in {time.perf_counter() - t0:.1f} s (run id {result.run_id})", flush=True)

@@ -4,13 +4,18 @@ import dagster as dg
 
 from ingestion_assets.assets import ingest_documents
 from ingestion_assets.jobs import ingest_job
+from ingestion_assets.purge import purge_job
 from resources.document_source import document_source_from_env
 from resources.embedding_model import embedding_model_from_env
 from resources.lancedb_store import lancedb_store_from_env
+from sensors.inbox_sensor import inbox_sensor
+from sensors.nightly_backfill import nightly_backfill
 
 defs = dg.Definitions(
     assets=[ingest_documents],
-    jobs=[ingest_job],
+    jobs=[ingest_job, purge_job],
+    sensors=[inbox_sensor],
+    schedules=[nightly_backfill],
     resources={
         "source": document_source_from_env(),
         "lancedb": lancedb_store_from_env(),

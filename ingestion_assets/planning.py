@@ -80,18 +80,22 @@ class StoredVersions:
 
     @classmethod
     def read(cls, store: LanceDBStore) -> StoredVersions:
-        docs = store.read(DOCUMENTS, ["doc_id", "size_bytes", "mtime", "content_hash", "parser_version"])
-        fingerprints = {}
-        if docs.num_rows:
-            columns = [
-                docs.column("doc_id").to_pylist(),
-                docs.column("size_bytes").to_pylist(),
-                docs.column("mtime").cast(pa.int64()).to_pylist(),
-                docs.column("content_hash").to_pylist(),
-                docs.column("parser_version").to_pylist(),
-            ]
-            fingerprints = {doc_id: rest for doc_id, *rest in zip(*columns, strict=True)}
-        return cls(fingerprints, _distinct(store, CHUNKS, "chunker"), _distinct(store, EMBEDDINGS, "model"))
+        return cls(stored_fingerprints(store), _distinct(store, CHUNKS, "chunker"), _distinct(store, EMBEDDINGS, "model"))
+
+
+def stored_fingerprints(store: LanceDBStore) -> dict[str, list]:
+    """doc_id -> [size_bytes, mtime in µs, content_hash, parser_version] of every stored document."""
+    docs = store.read(DOCUMENTS, ["doc_id", "size_bytes", "mtime", "content_hash", "parser_version"])
+    if not docs.num_rows:
+        return {}
+    columns = [
+        docs.column("doc_id").to_pylist(),
+        docs.column("size_bytes").to_pylist(),
+        docs.column("mtime").cast(pa.int64()).to_pylist(),
+        docs.column("content_hash").to_pylist(),
+        docs.column("parser_version").to_pylist(),
+    ]
+    return {doc_id: rest for doc_id, *rest in zip(*columns, strict=True)}
 
 
 def _distinct(store: LanceDBStore, table: str, column: str) -> dict[str, set[str]]:

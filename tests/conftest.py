@@ -106,3 +106,29 @@ def statuses(instance: dg.DagsterInstance, keys: Sequence[str]) -> dict[str, dic
         }
         for key in PHASE_KEYS
     }
+
+
+def execute_request(instance: dg.DagsterInstance, request: dg.RunRequest) -> RunOutcome:
+    """Execute a sensor's or schedule's RunRequest in this process, as the daemon would launch it."""
+    from ingestion_assets.definitions import defs
+
+    job_name = request.job_name or "ingest_job"
+    job = defs.resolve_job_def(job_name)
+    result = job.execute_in_process(
+        instance=instance,
+        run_config=request.run_config or None,
+        tags=request.tags,
+        asset_selection=request.asset_selection,
+        raise_on_error=False,
+    )
+    return RunOutcome(result.success, result.run_id)
+
+
+def apply_partition_requests(instance: dg.DagsterInstance, result: dg.SensorResult) -> None:
+    """Apply a SensorResult's dynamic partition requests, as the daemon does before its runs."""
+    for request in result.dynamic_partitions_requests or []:
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)

@@ -1,0 +1,66 @@
+"""Marking runs whose worker process died as failed.
+
+Dagster's run monitoring can only ask a run launcher that checks worker health (Kubernetes,
+ECS, ...); the DefaultRunLauncher and runs executed in-process by `ingestctl` leave a SIGKILLed
+run STARTED forever, and its partitions IN_PROGRESS, which would block resume. Runs tagged with
+this host are checked here: a worker PID that no longer exists (or now belongs to a process
+started after the run) means the run is dead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import dagster as dg
+from dagster._core.events import DagsterEventType
+
+HOST_TAG = "ingest/host"
+
+
+def host_tags() -> dict[str, str]:
+    return {HOST_TAG: socket.gethostname()}
+
+
+def _process_started_after(pid: int, timestamp: float) -> bool:
+    """True when `pid` is a process that started after `timestamp` (the PID was reused)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        start_ticks = int(fields[19])
+        with open("/proc/uptime") as handle:
+            uptime = float(handle.read().split()[0])
+
+        boot = time.time() - uptime
+        return boot + start_ticks / os.sysconf("SC_CLK_TCK") > timestamp + 1
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def _alive(pid: int, since: float) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _process_started_after(pid, since)
+
+
+def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Report runs started on this host whose worker process is gone as failed; returns their ids."""
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags=host_tags()), limit=500
+    )
+    failed = []
+    for run in runs:
+        records = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_START, limit=1).records
+        if not records:
+            continue
+        entry = records[0].event_log_entry
+        if entry.pid is None or _alive(entry.pid, entry.timestamp):
+            continue
+        instance.report_run_failed(run, f"run worker (pid {entry.pid}) is gone: it was killed or crashed")
+        failed.append(run.run_id)
+    return failed
