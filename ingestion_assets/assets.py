@@ -12,12 +12,12 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from ingestion_assets.chunking import chunker_version
+from ingestion_assets.chunking import chunker_version, tokenizer_fingerprint
 from ingestion_assets.parsing import PARSER_VERSION
 from ingestion_assets.partitions import documents_partitions
 from ingestion_assets.phases import Batch, PhaseResult, chunk_phase, embed_phase, parse_phase
 from resources.document_source import DocumentSource
-from resources.embedding_model import EmbeddingModel, model_id_for
+from resources.embedding_model import EmbeddingModel, model_id_for, resolve_model_dir
 from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS, LanceDBStore
 from resources.settings import setting
 
@@ -27,8 +27,17 @@ EMBEDDINGS_KEY = dg.AssetKey(EMBEDDINGS)
 PHASE_KEYS = (DOCUMENTS_KEY, CHUNKS_KEY, EMBEDDINGS_KEY)
 
 MODEL_ID = model_id_for(setting("INGEST_MODEL"))
+
+
+def _tokenizer_id() -> str:
+    try:
+        return tokenizer_fingerprint(resolve_model_dir(setting("INGEST_MODEL")))
+    except FileNotFoundError:
+        return MODEL_ID
+
+
 CHUNKER_VERSION = chunker_version(
-    MODEL_ID, int(setting("INGEST_CHUNK_TOKENS")), int(setting("INGEST_CHUNK_OVERLAP"))
+    _tokenizer_id(), int(setting("INGEST_CHUNK_TOKENS")), int(setting("INGEST_CHUNK_OVERLAP"))
 )
 CODE_VERSIONS = {
     DOCUMENTS_KEY: PARSER_VERSION,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -36,8 +37,19 @@ def chunk_id_for(doc_id: str, seq: int, text: str) -> str:
     return digest.hexdigest()[:32]
 
 
-def chunker_version(model_id: str, chunk_tokens: int, overlap_tokens: int) -> str:
-    return f"{SPLITTER_VERSION}:{model_id}:{chunk_tokens}/{overlap_tokens}"
+def chunker_version(tokenizer_id: str, chunk_tokens: int, overlap_tokens: int) -> str:
+    return f"{SPLITTER_VERSION}:{tokenizer_id}:{chunk_tokens}/{overlap_tokens}"
+
+
+def tokenizer_fingerprint(model_dir: Path) -> str:
+    """Identifies the tokenizer (and length limit) chunks were sized with, independent of the
+    model's weights: a new model with the same tokenizer does not make chunks stale."""
+    digest = hashlib.sha256()
+    for name in ("tokenizer.json", "sentence_bert_config.json"):
+        path = model_dir / name
+        if path.exists():
+            digest.update(path.read_bytes())
+    return "tok-" + digest.hexdigest()[:12]
 
 
 class TokenChunker:

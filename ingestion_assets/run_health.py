@@ -59,8 +59,9 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         if not records:
             continue
         entry = records[0].event_log_entry
-        if entry.pid is None or _alive(entry.pid, entry.timestamp):
+        pid = entry.dagster_event.pid if entry.dagster_event else None
+        if pid is None or _alive(pid, entry.timestamp):
             continue
-        instance.report_run_failed(run, f"run worker (pid {entry.pid}) is gone: it was killed or crashed")
+        instance.report_run_failed(run, f"run worker (pid {pid}) is gone: it was killed or crashed")
         failed.append(run.run_id)
     return failed

