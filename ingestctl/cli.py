@@ -1,4 +1,4 @@
-"""`ingestctl`: the command line of the ingestion product."""
+"""ingestctl: ingest documents into LanceDB through Dagster, and inspect, search and verify the result."""
 
 from __future__ import annotations
 
@@ -14,16 +14,48 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("path", nargs="?", help="folder to ingest (default: INGEST_SOURCE_DIR)")
     ingest.add_argument("--max-docs-per-run", type=int, help="documents per run (default INGEST_MAX_DOCS_PER_RUN)")
     ingest.add_argument("--log-level", default="INFO", help="Dagster console log level (default INFO)")
+
+    status = sub.add_parser("status", help="per-document, per-phase state from Dagster's records")
+    status.add_argument("docs", nargs="*", metavar="DOC", help="document ids (default: all)")
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--failed", action="store_true", help="only documents with a failed phase")
+
+    search = sub.add_parser("search", help="vector (or hybrid) search over the embeddings")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=5, help="number of hits (default 5)")
+    search.add_argument("--hybrid", action="store_true", help="vector + full-text, fused by reciprocal rank")
+    search.add_argument("--json", action="store_true")
+
+    retry = sub.add_parser("retry", help="re-run failed documents (--failed) or named ones")
+    retry.add_argument("docs", nargs="*", metavar="DOC")
+    retry.add_argument("--failed", action="store_true", help="every document with a failed phase")
+    retry.add_argument("--log-level", default="INFO")
+
+    report = sub.add_parser("report", help="totals, checks, drift and sample queries; exit 1 unless ready_for_queries")
+    report.add_argument("--json", action="store_true")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "ingest":
         from ingestctl.ingest import run_ingest
 
         return run_ingest(args.path, args.max_docs_per_run, args.log_level)
-    return 2
+    if args.command == "retry":
+        if bool(args.docs) == args.failed:
+            parser.error("retry takes either --failed or document ids")
+        from ingestctl.ingest import run_retry
+
+        return run_retry(args.docs, args.failed, args.log_level)
+    from ingestctl import query
+
+    if args.command == "status":
+        return query.run_status(args.docs, args.json, args.failed)
+    if args.command == "search":
+        return query.run_search(args.query, args.k, args.hybrid, args.json)
+    return query.run_report(args.json)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`ingestctl ingest`: register files as partitions and materialise what is new, changed or unfinished."""
+"""`ingestctl ingest` and `ingestctl retry`: materialise what is new, changed, unfinished or asked for."""
 
 from __future__ import annotations
 
@@ -7,25 +7,18 @@ import sys
 import time
 from pathlib import Path
 
-import dagster as dg
-
-
-def resolved(resource):
-    """A resource with its `EnvVar` fields resolved, for use outside a run."""
-    return resource.process_config_and_initialize()
+from ingestctl.instance import get_instance, resolved
 
 
 def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -> int:
-    from ingestctl.instance import get_instance
-
     instance = get_instance()
     if path is not None:
         _point_source_at(Path(path))
 
-    from ingestion_assets.definitions import get_ingest_job
-    from ingestion_assets.planning import StoredVersions, phase_statuses, phases_needed, plan_runs, register_partitions
+    from ingestctl.runs import execute_plans, print_status_table
     from ingestion_assets.partitions import documents_partitions
-    from ingestion_assets.run_health import fail_dead_runs, host_tags
+    from ingestion_assets.planning import StoredVersions, phase_statuses, phases_needed, plan_runs, register_partitions
+    from ingestion_assets.run_health import fail_dead_runs
     from ingestion_assets.status import document_statuses
     from resources.document_source import document_source_from_env
     from resources.lancedb_store import lancedb_store_from_env
@@ -49,25 +42,53 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -
     print(f"{len(added)} new partition(s); {len(needed)} document(s) to process in {len(plans)} run(s)")
 
     started = time.perf_counter()
-    job = dg.reconstructable(get_ingest_job)
-    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    for i, plan in enumerate(plans, 1):
-        print(f"[run {i}/{len(plans)}] {len(plan.keys)} document(s) {plan.keys[0]!r} .. {plan.keys[-1]!r}: {', '.join(plan.phases)}", flush=True)
-        t0 = time.perf_counter()
-        with dg.execute_job(
-            job, instance=instance, tags={**plan.tags, **host_tags(), "ingest/trigger": "ingestctl"}, asset_selection=list(plan.asset_keys), run_config=run_config
-        ) as result:
-            outcome = "succeeded" if result.success else "had failures"
-            print(f"[run {i}/{len(plans)}] {outcome} in {time.perf_counter() - t0:.1f} s (run id {result.run_id})", flush=True)
-
+    execute_plans(instance, plans, log_level, "ingestctl")
     statuses = document_statuses(instance, keys, store)
-    _print_table(statuses)
+    print_status_table(statuses)
     failed = [s for s in statuses if not s.ok]
     print(
         f"{len(statuses) - len(failed)} of {len(statuses)} document(s) fully ingested, {len(failed)} not; "
         f"{time.perf_counter() - started:.1f} s"
     )
     return 1 if failed or scan.rejected else 0
+
+
+def run_retry(doc_ids: list[str], failed_only: bool, log_level: str) -> int:
+    """Re-run the failed phases of failed documents (`--failed`), or every phase of named ones."""
+    instance = get_instance()
+    from ingestctl.runs import execute_plans, print_status_table
+    from ingestion_assets.assets import PHASE_KEYS
+    from ingestion_assets.partitions import documents_partitions
+    from ingestion_assets.planning import Status, StoredVersions, phase_statuses, phases_needed, plan_runs
+    from ingestion_assets.run_health import fail_dead_runs
+    from ingestion_assets.status import document_statuses
+    from resources.document_source import document_source_from_env
+    from resources.lancedb_store import lancedb_store_from_env
+    from resources.settings import setting
+
+    source = resolved(document_source_from_env())
+    store = resolved(lancedb_store_from_env())
+    fail_dead_runs(instance)
+    order = instance.get_dynamic_partitions(documents_partitions.name)
+    known = set(order)
+    unknown = [d for d in doc_ids if d not in known]
+    if unknown:
+        print(f"unknown document(s), not registered as partitions: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    if failed_only:
+        statuses = phase_statuses(instance, order)
+        targets = {d for key in PHASE_KEYS for d, s in statuses[key].items() if s == Status.FAILED}
+        files = [f for f in source.scan().files if f.key in targets]
+        needed = phases_needed(files, {k: statuses[k] for k in PHASE_KEYS}, StoredVersions.read(store))
+        needed = {d: phases for d, phases in needed.items() if d in targets}
+    else:
+        needed = {d: PHASE_KEYS for d in doc_ids}
+    plans = plan_runs(order, needed, int(setting("INGEST_MAX_DOCS_PER_RUN")))
+    print(f"{len(needed)} document(s) to retry in {len(plans)} run(s)")
+    execute_plans(instance, plans, log_level, "ingestctl retry")
+    statuses = document_statuses(instance, sorted(needed, key=order.index), store)
+    print_status_table(statuses)
+    return 0 if all(s.ok for s in statuses) else 1
 
 
 def _point_source_at(path: Path) -> None:
@@ -80,14 +101,3 @@ def _point_source_at(path: Path) -> None:
         raise SystemExit(f"ingestctl ingest: {path} is not a folder")
     if target != root and root not in target.parents:
         os.environ["INGEST_SOURCE_DIR"] = str(target)
-
-
-def _print_table(statuses) -> None:
-    if not statuses:
-        return
-    width = min(60, max(len(s.doc_id) for s in statuses))
-    print(f"{'document':<{width}}  {'reached':<10}  {'chunks':>6}  error")
-    for s in statuses:
-        chunks = "" if s.chunks is None else str(s.chunks)
-        error = (s.error or "").replace("\n", " ")
-        print(f"{s.doc_id:<{width}}  {s.reached:<10}  {chunks:>6}  {error}")

@@ -30,3 +30,8 @@ def ensure_dagster_home() -> Path:
 def get_instance() -> dg.DagsterInstance:
     ensure_dagster_home()
     return dg.DagsterInstance.get()
+
+
+def resolved(resource):
+    """A resource with its `EnvVar` fields resolved, for use outside a run."""
+    return resource.process_config_and_initialize()

@@ -1,21 +1,25 @@
-"""The code location: every asset, job, sensor, schedule and resource of the product."""
+"""The code location: every asset, check, job, sensor, schedule and resource of the product."""
 
 import dagster as dg
 
 from ingestion_assets.assets import ingest_documents
-from ingestion_assets.jobs import ingest_job
+from ingestion_assets.checks import ingestion_checks
+from ingestion_assets.jobs import ingest_job, maintenance_job
 from ingestion_assets.purge import purge_job
+from ingestion_assets.report import ingestion_report, lancedb_maintenance
 from resources.document_source import document_source_from_env
 from resources.embedding_model import embedding_model_from_env
 from resources.lancedb_store import lancedb_store_from_env
 from sensors.inbox_sensor import inbox_sensor
 from sensors.nightly_backfill import nightly_backfill
+from sensors.nightly_maintenance import nightly_maintenance
 
 defs = dg.Definitions(
-    assets=[ingest_documents],
-    jobs=[ingest_job, purge_job],
+    assets=[ingest_documents, lancedb_maintenance, ingestion_report],
+    asset_checks=ingestion_checks,
+    jobs=[ingest_job, maintenance_job, purge_job],
     sensors=[inbox_sensor],
-    schedules=[nightly_backfill],
+    schedules=[nightly_backfill, nightly_maintenance],
     resources={
         "source": document_source_from_env(),
         "lancedb": lancedb_store_from_env(),

@@ -1,15 +1,18 @@
-"""Per-document, per-phase state read back from Dagster's records (and LanceDB for counts)."""
+"""Per-document, per-phase state: Dagster's records for status and errors, LanceDB for what the
+rows were produced with (staleness) and counts."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 
 import dagster as dg
 
-from ingestion_assets.assets import PHASE_KEYS
+from ingestion_assets.assets import CHUNKER_VERSION, MODEL_ID, PHASE_KEYS
+from ingestion_assets.parsing import PARSER_VERSION
 from ingestion_assets.planning import Status, phase_statuses
-from resources.lancedb_store import CHUNKS, LanceDBStore
+from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS, LanceDBStore
 
 STATE_NAMES = {
     Status.MATERIALIZED: "materialized",
@@ -17,6 +20,9 @@ STATE_NAMES = {
     Status.IN_PROGRESS: "in progress",
     None: "missing",
 }
+PHASES = tuple(k.to_user_string() for k in PHASE_KEYS)
+DETAILED_LOOKUP_LIMIT = 500
+"""Up to this many documents, the time of the last materialisation is read from Dagster's event log."""
 
 
 @dataclass
@@ -24,15 +30,15 @@ class DocumentStatus:
     doc_id: str
     phases: dict[str, str]
     chunks: int | None = None
+    last_materialized: str | None = None
     error: str | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def reached(self) -> str:
         """The last phase materialized in order, or `-`."""
         reached = "-"
-        for phase in (k.to_user_string() for k in PHASE_KEYS):
-            if self.phases[phase] != "materialized":
+        for phase in PHASES:
+            if self.phases[phase] not in ("materialized", "stale"):
                 break
             reached = phase
         return reached
@@ -40,6 +46,9 @@ class DocumentStatus:
     @property
     def ok(self) -> bool:
         return all(state == "materialized" for state in self.phases.values())
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def latest_errors(instance: dg.DagsterInstance, failed: dict[dg.AssetKey, list[str]]) -> dict[str, str]:
@@ -61,21 +70,83 @@ def latest_errors(instance: dg.DagsterInstance, failed: dict[dg.AssetKey, list[s
     return errors
 
 
+def _latest_materializations(instance: dg.DagsterInstance, doc_ids: Sequence[str]) -> dict[str, float]:
+    latest: dict[str, float] = {}
+    for key in PHASE_KEYS:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=list(doc_ids)), limit=4 * len(doc_ids) + 10
+        ).records
+        for record in records:
+            partition = record.partition_key
+            if partition is not None:
+                latest[partition] = max(latest.get(partition, 0.0), record.timestamp)
+    return latest
+
+
+def _stored_state(store: LanceDBStore) -> tuple[dict[str, tuple], dict[str, tuple[int, set]], dict[str, set]]:
+    """Per document: (ingested_at, parser_version); (chunk count, chunkers); embedding models."""
+    docs = store.read(DOCUMENTS, ["doc_id", "ingested_at", "parser_version"])
+    documents = {}
+    if docs.num_rows:
+        documents = {
+            d: (t, p)
+            for d, t, p in zip(
+                docs.column("doc_id").to_pylist(),
+                docs.column("ingested_at").to_pylist(),
+                docs.column("parser_version").to_pylist(),
+                strict=True,
+            )
+        }
+    chunks: dict[str, tuple[int, set]] = {}
+    rows = store.read(CHUNKS, ["doc_id", "chunker"])
+    if rows.num_rows:
+        grouped = rows.group_by(["doc_id", "chunker"]).aggregate([("doc_id", "count")])
+        for d, c, n in zip(*(grouped.column(x).to_pylist() for x in ("doc_id", "chunker", "doc_id_count")), strict=True):
+            count, versions = chunks.get(d, (0, set()))
+            chunks[d] = (count + n, versions | {c})
+    models: dict[str, set] = {}
+    rows = store.read(EMBEDDINGS, ["doc_id", "model"])
+    if rows.num_rows:
+        grouped = rows.group_by(["doc_id", "model"]).aggregate([])
+        for d, m in zip(grouped.column("doc_id").to_pylist(), grouped.column("model").to_pylist(), strict=True):
+            models.setdefault(d, set()).add(m)
+    return documents, chunks, models
+
+
 def document_statuses(
     instance: dg.DagsterInstance, doc_ids: Sequence[str], store: LanceDBStore | None = None
 ) -> list[DocumentStatus]:
+    """Status of each document; a materialised phase whose rows were made by another parser,
+    tokenizer/chunk size or model than the current code version is reported as `stale`."""
     statuses = phase_statuses(instance, doc_ids)
     failed = {key: [d for d, s in statuses[key].items() if s == Status.FAILED] for key in PHASE_KEYS}
     errors = latest_errors(instance, failed)
-    chunk_counts: dict[str, int] = {}
-    if store is not None:
-        rows = store.read(CHUNKS, ["doc_id"])
-        if rows.num_rows:
-            counts = rows.group_by("doc_id").aggregate([("doc_id", "count")])
-            chunk_counts = dict(zip(counts.column("doc_id").to_pylist(), counts.column("doc_id_count").to_pylist()))
+    documents, chunks, models = _stored_state(store) if store is not None else ({}, {}, {})
+    detailed = _latest_materializations(instance, doc_ids) if len(doc_ids) <= DETAILED_LOOKUP_LIMIT else {}
     result = []
     for doc_id in doc_ids:
         phases = {key.to_user_string(): STATE_NAMES[statuses[key].get(doc_id)] for key in PHASE_KEYS}
-        chunks = chunk_counts.get(doc_id, 0) if phases["chunks"] == "materialized" else None
-        result.append(DocumentStatus(doc_id, phases, chunks, errors.get(doc_id)))
+        stale = {
+            "documents": doc_id in documents and documents[doc_id][1] != PARSER_VERSION,
+            "chunks": bool(chunks.get(doc_id, (0, set()))[1] - {CHUNKER_VERSION}),
+            "embeddings": bool(models.get(doc_id, set()) - {MODEL_ID}),
+        }
+        for phase, is_stale in stale.items():
+            if is_stale and phases[phase] == "materialized":
+                phases[phase] = "stale"
+        count = chunks.get(doc_id, (0, set()))[0] if phases["chunks"] in ("materialized", "stale") else None
+        if doc_id in detailed:
+            when = datetime.fromtimestamp(detailed[doc_id], timezone.utc)
+        else:
+            when = documents.get(doc_id, (None, None))[0]
+        last = when.isoformat(timespec="seconds") if when else None
+        result.append(DocumentStatus(doc_id, phases, count, last, errors.get(doc_id)))
     return result
+
+
+def summarize(statuses: Sequence[DocumentStatus]) -> dict[str, dict[str, int]]:
+    summary = {phase: {} for phase in PHASES}
+    for status in statuses:
+        for phase, state in status.phases.items():
+            summary[phase][state] = summary[phase].get(state, 0) + 1
+    return summary

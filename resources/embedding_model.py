@@ -90,6 +90,19 @@ class EmbeddingModel(dg.ConfigurableResource):
             return int(json.loads(config.read_text())["max_seq_length"])
         return 512
 
+    @cached_property
+    def dimensions(self) -> int:
+        """Vector size, read from the model's files (last Dense layer, else the pooling layer)."""
+        modules = json.loads((self.model_dir / "modules.json").read_text())
+        size = 0
+        for module in modules:
+            config = self.model_dir / module.get("path", "") / "config.json"
+            if not module.get("path") or not config.exists():
+                continue
+            values = json.loads(config.read_text())
+            size = values.get("out_features") or values.get("word_embedding_dimension") or size
+        return int(size)
+
     def tokenizer(self) -> Tokenizer:
         """The model's own fast tokenizer (the `tokenizers` package only, no torch)."""
         from tokenizers import Tokenizer

@@ -180,6 +180,65 @@ class LanceDBStore(dg.ConfigurableResource):
         db = self.connect()
         return {name: t.version for name in TABLES if (t := self.open_table(name, db)) is not None}
 
+    def table_stats(self) -> dict[str, dict[str, int]]:
+        """Rows, version, fragments and small fragments of each table: when maintenance is due."""
+        db = self.connect()
+        stats: dict[str, dict[str, int]] = {}
+        for name in TABLES:
+            table = self.open_table(name, db)
+            if table is None:
+                continue
+            raw = table.stats()
+            stats[name] = {
+                "rows": raw["num_rows"],
+                "version": table.version,
+                "fragments": raw["fragment_stats"]["num_fragments"],
+                "small_fragments": raw["fragment_stats"]["num_small_fragments"],
+                "indices": raw["num_indices"],
+            }
+        return stats
+
+    def ensure_indexes(self, vector_index_min_rows: int) -> list[str]:
+        """Scalar indexes on the id columns (fast merge_insert and filters), full-text on the
+        embeddings' text (hybrid search), and a vector index once `embeddings` is large enough
+        for brute force to be slow. Returns the indexes created."""
+        from lancedb.index import FTS, BTree
+
+        db = self.connect()
+        wanted = {
+            DOCUMENTS: [("doc_id", BTree())],
+            CHUNKS: [("doc_id", BTree()), ("chunk_id", BTree())],
+            EMBEDDINGS: [("doc_id", BTree()), ("chunk_id", BTree()), ("text", FTS())],
+        }
+        created = []
+        for name, indexes in wanted.items():
+            table = self.open_table(name, db)
+            if table is None or table.count_rows() == 0:
+                continue
+            present = {tuple(ix.columns) for ix in table.list_indices()}
+            for column, config in indexes:
+                if (column,) not in present:
+                    table.create_index(column, config=config, replace=True)
+                    created.append(f"{name}.{column}")
+            if name == EMBEDDINGS and ("vector",) not in present and table.count_rows() >= vector_index_min_rows:
+                table.create_index(metric="cosine", vector_column_name="vector", index_type="IVF_HNSW_SQ")
+                created.append(f"{name}.vector")
+        return created
+
+    def optimize(self, keep_versions_hours: float) -> dict[str, dict[str, int]]:
+        """Compact fragments, prune versions older than the window and fold new rows into indexes."""
+        from datetime import timedelta
+
+        db = self.connect()
+        for name in TABLES:
+            table = self.open_table(name, db)
+            if table is not None:
+                self._with_retries(
+                    lambda t=table: t.optimize(cleanup_older_than=timedelta(hours=keep_versions_hours)),
+                    f"optimize {name}",
+                )
+        return self.table_stats()
+
     def _with_retries(self, write: Any, what: str) -> Any:
         """Concurrent writers to one table may lose a commit race: retry with jittered backoff."""
         delay = 0.2

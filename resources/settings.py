@@ -29,6 +29,12 @@ DEFAULTS: dict[str, str] = {
     "INGEST_MAX_DOCS_PER_TICK": "5000",
     "INGEST_NIGHTLY_CRON": "0 2 * * *",
     "INGEST_TIMEZONE": "UTC",
+    "INGEST_MAINTENANCE_CRON": "30 3 * * *",
+    "INGEST_VECTOR_INDEX_MIN_ROWS": "100000",
+    "INGEST_KEEP_VERSIONS_HOURS": "24",
+    "INGEST_SAMPLE_QUERIES": "samples/queries.yaml",
+    "INGEST_MAX_DRIFT_PCT": "0.5",
+    "INGEST_SAMPLE_MIN_SCORE": "0.3",
 }
 
 

@@ -95,3 +95,48 @@ def test_model_change_reembeds_stored_chunks_only(tmp_path):
     models = {r["model"] for r in store.read(EMBEDDINGS, ["model"]).to_pylist()}
     assert models == {other_model}
     assert store.read(EMBEDDINGS, ["chunk_id"]).num_rows == len(chunks)
+
+
+def test_status_retry_search_report_commands(tmp_path):
+    import json
+
+    work = tmp_path / "work"
+    (work / "docs").mkdir(parents=True)
+    for name in ("tidal-energy.txt", "beekeeping.md"):
+        shutil.copy(SAMPLES / name, work / "docs")
+    (work / "docs" / "later.pdf").write_bytes(b"%PDF-1.4 broken")
+    (work / "queries.yaml").write_text('- query: "tidal barrage across an estuary"\n  expected_doc: tidal-energy.txt\n')
+    env = {k: v for k, v in os.environ.items() if k not in ("LANCEDB_URI", "INGEST_SOURCE_DIR")}
+    env.update(
+        PYTHONPATH=str(REPO),
+        DAGSTER_HOME=str(tmp_path / "home"),
+        LANCEDB_URI=str(tmp_path / "db"),
+        INGEST_SOURCE_DIR=str(work / "docs"),
+        INGEST_SAMPLE_QUERIES=str(work / "queries.yaml"),
+    )
+    (tmp_path / "home").mkdir()
+    assert _ingestctl("ingest", env=env, cwd=work).returncode == 1
+
+    failed = json.loads(_ingestctl("status", "--failed", "--json", env=env, cwd=work).stdout)
+    assert [d["doc_id"] for d in failed["documents"]] == ["later.pdf"]
+    assert failed["documents"][0]["phases"]["documents"] == "failed"
+    assert "PDF" in failed["documents"][0]["error"]
+    text = _ingestctl("status", env=env, cwd=work).stdout
+    assert "3 document(s) — documents: 1 failed, 2 materialized" in text
+
+    shutil.copy(SAMPLES / "sourdough-bread.pdf", work / "docs" / "later.pdf")
+    retried = _ingestctl("retry", "--failed", env=env, cwd=work)
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    assert "1 document(s) to retry in 1 run(s)" in retried.stdout
+    assert json.loads(_ingestctl("status", "--failed", "--json", env=env, cwd=work).stdout)["documents"] == []
+
+    hits = json.loads(_ingestctl("search", "levain and sourdough starter", "-k", "2", "--json", env=env, cwd=work).stdout)
+    assert hits[0]["doc_id"] == "later.pdf" and hits[0]["page_start"] >= 1
+    hybrid = _ingestctl("search", "varroa mites", "--hybrid", env=env, cwd=work)
+    assert "beekeeping.md" in hybrid.stdout.splitlines()[0]
+
+    report = _ingestctl("report", "--json", env=env, cwd=work)
+    assert report.returncode == 0, report.stdout + report.stderr
+    body = json.loads(report.stdout)
+    assert body["ready_for_queries"] is True
+    assert body["sample_queries"][0]["expected_in_top3"] is True

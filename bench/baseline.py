@@ -1,0 +1,197 @@
+#!/usr/bin/env python
+"""Baseline: the product's ingestion work in one plain Python process, without Dagster runs.
+
+Walks a folder, reads and hashes every supported file, parses it with the product's parser,
+splits it with the product's chunker, embeds every chunk with the product's model and batch
+size, and writes the `documents`, `chunks` and `embeddings` tables with the product's schemas,
+one `replace_documents_rows` commit per table.
+
+Usage::
+
+    python bench/baseline.py CORPUS_DIR --lancedb URI [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def walk(root: Path, suffixes: set[str]) -> list[tuple[str, Path]]:
+    """(document id, path) of every supported regular file under `root`, sorted by id.
+
+    Hidden entries and symbolic links are skipped, as the product's scan does.
+    """
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            path = Path(folder, name)
+            if name.startswith(".") or path.suffix.lower() not in suffixes or path.is_symlink():
+                continue
+            found.append((path.relative_to(root).as_posix(), path))
+    return sorted(found)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_baseline(corpus_dir: Path, lancedb_uri: str) -> dict[str, Any]:
+    """Ingest every document under `corpus_dir` into a new LanceDB database at `lancedb_uri`.
+
+    Returns timings in seconds per step (imports included in `wall_s`), counts and peak RSS.
+    Documents the parser rejects are skipped and counted in `failed`.
+    """
+    started = time.perf_counter()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    t0 = time.perf_counter()
+    import langchain_text_splitters  # noqa: F401
+    import numpy as np
+    import pyarrow as pa
+    import pymupdf  # noqa: F401
+    import sentence_transformers  # noqa: F401
+
+    from ingestion_assets.chunking import chunker_version, tokenizer_fingerprint
+    from ingestion_assets.parsing import PARSER_VERSION, ParseError, parse_bytes
+    from resources.document_source import SUPPORTED_SUFFIXES
+    from resources.embedding_model import EmbeddingModel
+    from resources.lancedb_store import (
+        CHUNKS,
+        CHUNKS_SCHEMA,
+        DOCUMENTS,
+        DOCUMENTS_SCHEMA,
+        EMBEDDINGS,
+        TABLES,
+        LanceDBStore,
+        embeddings_schema,
+    )
+
+    import_s = time.perf_counter() - t0
+
+    root = Path(corpus_dir).resolve()
+    model = EmbeddingModel(batch_size=64)
+    store = LanceDBStore(uri=lancedb_uri)
+    existing = [name for name in TABLES if store.open_table(name) is not None]
+    if existing:
+        raise FileExistsError(f"{lancedb_uri} already holds {existing}; the baseline needs an empty database")
+
+    t0 = time.perf_counter()
+    doc_rows: list[dict[str, Any]] = []
+    texts: dict[str, tuple[str, list[int]]] = {}
+    failed: dict[str, str] = {}
+    for doc_id, path in walk(root, SUPPORTED_SUFFIXES):
+        data = path.read_bytes()
+        st = path.stat()
+        try:
+            doc = parse_bytes(doc_id, data)
+        except ParseError as exc:
+            failed[doc_id] = str(exc)
+            continue
+        texts[doc_id] = (doc.text, doc.page_offsets)
+        doc_rows.append(
+            {
+                "doc_id": doc_id,
+                "source_uri": path.as_uri(),
+                "content_hash": hashlib.sha256(data).hexdigest(),
+                "size_bytes": st.st_size,
+                "mtime": _EPOCH + timedelta(microseconds=st.st_mtime_ns // 1000),
+                "format": doc.format,
+                "page_count": doc.page_count,
+                "text": doc.text,
+                "page_offsets": doc.page_offsets,
+                "parser_version": PARSER_VERSION,
+                "ingested_at": datetime.now(timezone.utc),
+            }
+        )
+    parse_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    chunker = model.chunker()
+    chunker_id = chunker_version(tokenizer_fingerprint(model.model_dir), model.chunk_tokens, model.chunk_overlap)
+    chunks = [(doc_id, chunk) for doc_id, (text, offsets) in texts.items() for chunk in chunker.split(doc_id, text, offsets)]
+    chunk_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    model.load()
+    model_load_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    vectors = model.encode([chunk.text for _, chunk in chunks])
+    embed_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    doc_ids = list(texts)
+    chunk_rows = [{**chunk.__dict__, "doc_id": doc_id, "chunker": chunker_id} for doc_id, chunk in chunks]
+    dimensions = vectors.shape[1] if len(chunks) else model.dimensions
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+    embedding_columns = {
+        "chunk_id": [c.chunk_id for _, c in chunks],
+        "doc_id": [d for d, _ in chunks],
+        "vector": pa.FixedSizeListArray.from_arrays(flat, dimensions),
+        "text": [c.text for _, c in chunks],
+        "text_hash": [c.text_hash for _, c in chunks],
+        "page_start": [c.page_start for _, c in chunks],
+        "page_end": [c.page_end for _, c in chunks],
+        "model": [model.model_id] * len(chunks),
+    }
+    store.replace_documents_rows(DOCUMENTS, pa.Table.from_pylist(doc_rows, schema=DOCUMENTS_SCHEMA), doc_ids)
+    store.replace_documents_rows(CHUNKS, pa.Table.from_pylist(chunk_rows, schema=CHUNKS_SCHEMA), doc_ids)
+    store.replace_documents_rows(
+        EMBEDDINGS, pa.table(embedding_columns, schema=embeddings_schema(dimensions)), doc_ids
+    )
+    write_s = time.perf_counter() - t0
+
+    wall_s = time.perf_counter() - started
+    return {
+        "wall_s": round(wall_s, 3),
+        "import_s": round(import_s, 3),
+        "parse_s": round(parse_s, 3),
+        "chunk_s": round(chunk_s, 3),
+        "model_load_s": round(model_load_s, 3),
+        "embed_s": round(embed_s, 3),
+        "write_s": round(write_s, 3),
+        "documents": len(doc_ids),
+        "failed": len(failed),
+        "chunks": len(chunks),
+        "unique_chunk_texts": len({c.text_hash for _, c in chunks}),
+        "chunks_per_s": round(len(chunks) / embed_s, 1) if embed_s else 0.0,
+        "end_to_end_chunks_per_s": round(len(chunks) / wall_s, 1) if wall_s else 0.0,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus_dir", type=Path)
+    parser.add_argument("--lancedb", required=True, help="LanceDB URI (an empty or new folder)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    result = run_baseline(args.corpus_dir, args.lancedb)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        width = max(map(len, result))
+        for key, value in result.items():
+            print(f"{key:<{width}}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

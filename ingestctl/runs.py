@@ -1,0 +1,61 @@
+"""Executing planned ranged runs in this process, on the DAGSTER_HOME instance."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import dagster as dg
+
+from ingestion_assets.planning import RunPlan
+
+
+def execute_plans(instance: dg.DagsterInstance, plans: Sequence[RunPlan], log_level: str, trigger: str) -> list[bool]:
+    from ingestion_assets.definitions import get_ingest_job
+    from ingestion_assets.run_health import host_tags
+
+    job = dg.reconstructable(get_ingest_job)
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    outcomes = []
+    for i, plan in enumerate(plans, 1):
+        print(
+            f"[run {i}/{len(plans)}] {len(plan.keys)} document(s) {plan.keys[0]!r} .. {plan.keys[-1]!r}: "
+            f"{', '.join(plan.phases)}",
+            flush=True,
+        )
+        started = time.perf_counter()
+        with dg.execute_job(
+            job,
+            instance=instance,
+            tags={**plan.tags, **host_tags(), "ingest/trigger": trigger},
+            asset_selection=list(plan.asset_keys),
+            run_config=run_config,
+        ) as result:
+            outcome = "succeeded" if result.success else "had failures"
+            print(
+                f"[run {i}/{len(plans)}] {outcome} in {time.perf_counter() - started:.1f} s (run id {result.run_id})",
+                flush=True,
+            )
+            outcomes.append(result.success)
+    return outcomes
+
+
+def print_status_table(statuses, show_phases: bool = False) -> None:
+    if not statuses:
+        return
+    width = min(60, max(len(s.doc_id) for s in statuses))
+    if show_phases:
+        print(f"{'document':<{width}}  {'documents':<12}  {'chunks':<12}  {'embeddings':<12}  {'#chunks':>7}  {'last materialized':<25}  error")
+        for s in statuses:
+            chunks = "" if s.chunks is None else str(s.chunks)
+            phases = "  ".join(f"{s.phases[p]:<12}" for p in ("documents", "chunks", "embeddings"))
+            print(f"{s.doc_id:<{width}}  {phases}  {chunks:>7}  {s.last_materialized or '-':<25}  {_one_line(s.error)}")
+        return
+    print(f"{'document':<{width}}  {'reached':<10}  {'chunks':>6}  error")
+    for s in statuses:
+        chunks = "" if s.chunks is None else str(s.chunks)
+        print(f"{s.doc_id:<{width}}  {s.reached:<10}  {chunks:>6}  {_one_line(s.error)}")
+
+
+def _one_line(text: str | None) -> str:
+    return (text or "").replace("\n", " ")

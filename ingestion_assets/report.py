@@ -1,0 +1,190 @@
+"""`lancedb_maintenance` and `ingestion_report`: is the store complete and queryable?"""
+
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from ingestion_assets import verification
+from ingestion_assets.assets import EMBEDDINGS_KEY, GROUP, MODEL_ID, PHASE_KEYS
+from ingestion_assets.partitions import documents_partitions
+from ingestion_assets.status import STATE_NAMES
+from resources.document_source import DocumentSource
+from resources.embedding_model import EmbeddingModel
+from resources.lancedb_store import LanceDBStore
+from resources.settings import setting
+
+
+def load_sample_queries(path: str | Path) -> list[dict[str, Any]]:
+    """Entries `query`, optional `expected_doc` and `min_score` (a hit scores at least this much)."""
+    import yaml
+
+    file = Path(path)
+    if not file.exists():
+        return []
+    entries = yaml.safe_load(file.read_text()) or []
+    default_min = float(setting("INGEST_SAMPLE_MIN_SCORE"))
+    return [
+        {
+            "query": str(e["query"]),
+            "expected_doc": str(e.get("expected_doc") or ""),
+            "min_score": float(e.get("min_score", default_min)),
+        }
+        for e in entries
+    ]
+
+
+def recent_runs(instance: dg.DagsterInstance, limit: int = 10) -> list[dict[str, Any]]:
+    records = instance.get_run_records(filters=dg.RunsFilter(job_name="ingest_job"), limit=limit)
+    runs = []
+    for record in records:
+        tags = record.dagster_run.tags
+        duration = (record.end_time - record.start_time) if record.start_time and record.end_time else None
+        runs.append(
+            {
+                "run_id": record.dagster_run.run_id[:8],
+                "status": record.dagster_run.status.value,
+                "first": tags.get("dagster/asset_partition_range_start", tags.get("dagster/partition", "")),
+                "last": tags.get("dagster/asset_partition_range_end", ""),
+                "trigger": tags.get("ingest/trigger", "ui"),
+                "seconds": round(duration, 1) if duration is not None else None,
+            }
+        )
+    return runs
+
+
+def build_report(
+    instance: dg.DagsterInstance,
+    store: LanceDBStore,
+    source: DocumentSource,
+    model: EmbeddingModel,
+    queries_path: str | Path,
+    max_drift_pct: float,
+) -> dict[str, Any]:
+    from ingestion_assets.search import SearchUnavailable, search
+
+    keys = list(instance.get_dynamic_partitions(documents_partitions.name))
+    states: dict[str, dict[str, int]] = {}
+    for key in PHASE_KEYS:
+        status = instance.get_status_by_partition(key, keys, documents_partitions) or {}
+        counts = {name: 0 for name in STATE_NAMES.values()}
+        for doc in keys:
+            counts[STATE_NAMES[status.get(doc)]] += 1
+        states[key.to_user_string()] = counts
+    checks = [
+        verification.parity(instance, store, MODEL_ID, max_drift_pct),
+        verification.orphans(instance, store, source),
+        verification.reconcile(instance, store),
+        verification.vectors(store, model.dimensions),
+    ]
+    queries = []
+    for entry in load_sample_queries(queries_path):
+        try:
+            hits = [h for h in search(store, model, entry["query"], k=3) if h.score >= entry["min_score"]]
+        except SearchUnavailable:
+            hits = []
+        docs = [h.doc_id for h in hits]
+        queries.append(
+            {
+                **entry,
+                "hits": len(hits),
+                "top_doc": docs[0] if docs else "",
+                "top_score": hits[0].score if hits else None,
+                "expected_in_top3": (entry["expected_doc"] in docs) if entry["expected_doc"] else None,
+            }
+        )
+    ready = all(c.passed for c in checks) and all(q["hits"] > 0 for q in queries)
+    return {
+        "ready_for_queries": ready,
+        "documents": len(keys),
+        "states": states,
+        "tables": store.table_stats(),
+        "checks": [
+            {"name": c.name, "passed": c.passed, "summary": c.summary, "offending": c.offending[:20], **c.metadata}
+            for c in checks
+        ],
+        "drift_pct": next(c.metadata["drift_pct"] for c in checks if c.name == "parity"),
+        "sample_queries": queries,
+        "recent_runs": recent_runs(instance),
+        "model": MODEL_ID,
+    }
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    ready = "**yes**" if report["ready_for_queries"] else "**NO**"
+    lines = [f"ready_for_queries: {ready} — {report['documents']} documents, model `{report['model']}`", ""]
+    lines += ["| phase | materialized | failed | in progress | missing |", "|---|---|---|---|---|"]
+    for phase, c in report["states"].items():
+        lines.append(f"| {phase} | {c['materialized']} | {c['failed']} | {c['in progress']} | {c['missing']} |")
+    lines += ["", "| table | rows | version | fragments | indices |", "|---|---|---|---|---|"]
+    for name, t in report["tables"].items():
+        lines.append(f"| {name} | {t['rows']} | {t['version']} | {t['fragments']} | {t['indices']} |")
+    lines += ["", "| check | passed | result |", "|---|---|---|"]
+    for c in report["checks"]:
+        lines.append(f"| {c['name']} | {'yes' if c['passed'] else 'NO'} | {c['summary']} |")
+    if report["sample_queries"]:
+        lines += ["", "| sample query | hits | top document | score | expected found |", "|---|---|---|---|---|"]
+        for q in report["sample_queries"]:
+            expected = "-" if q["expected_in_top3"] is None else ("yes" if q["expected_in_top3"] else "no")
+            lines.append(f"| {q['query']} | {q['hits']} | {q['top_doc']} | {q['top_score']} | {expected} |")
+    if report["recent_runs"]:
+        lines += ["", "| run | status | documents | trigger | seconds |", "|---|---|---|---|---|"]
+        for r in report["recent_runs"]:
+            lines.append(f"| {r['run_id']} | {r['status']} | {r['first']} .. {r['last']} | {r['trigger']} | {r['seconds']} |")
+    return "\n".join(lines)
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=[EMBEDDINGS_KEY],
+    kinds={"lancedb"},
+    pool="ingestion",
+    description=(
+        "LanceDB upkeep: scalar indexes on doc_id/chunk_id, a full-text index on the embeddings' text, a "
+        "vector index once embeddings exceed INGEST_VECTOR_INDEX_MIN_ROWS, then optimize() (compaction, "
+        "pruning of versions older than INGEST_KEEP_VERSIONS_HOURS, folding new rows into indexes)."
+    ),
+)
+def lancedb_maintenance(context: dg.AssetExecutionContext, lancedb: LanceDBStore) -> dg.MaterializeResult:
+    before = lancedb.table_stats()
+    created = lancedb.ensure_indexes(int(setting("INGEST_VECTOR_INDEX_MIN_ROWS")))
+    after = lancedb.optimize(float(setting("INGEST_KEEP_VERSIONS_HOURS")))
+    metadata: dict[str, Any] = {"indexes_created": dg.MetadataValue.json(created)}
+    for name, stats in after.items():
+        was = before.get(name, {})
+        metadata[f"{name}_rows"] = stats["rows"]
+        metadata[f"{name}_version"] = stats["version"]
+        metadata[f"{name}_fragments"] = stats["fragments"]
+        metadata[f"{name}_fragments_before"] = was.get("fragments", 0)
+    context.log.info(f"indexes created: {created}; tables after optimize: {after}")
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=[lancedb_maintenance],
+    kinds={"lancedb", "sentence-transformers"},
+    description=(
+        "Is the store complete and queryable? Totals per table and per state, drift, the table-wide checks, "
+        "timings of recent runs and the hits of the sample queries (INGEST_SAMPLE_QUERIES, YAML; a hit is a "
+        "chunk scoring at least min_score, default INGEST_SAMPLE_MIN_SCORE). "
+        "`ready_for_queries` is true only when every check passes and every sample query returns hits."
+    ),
+)
+def ingestion_report(
+    context: dg.AssetExecutionContext, lancedb: LanceDBStore, source: DocumentSource, embedder: EmbeddingModel
+) -> dg.MaterializeResult:
+    report = build_report(
+        context.instance, lancedb, source, embedder, setting("INGEST_SAMPLE_QUERIES"), float(setting("INGEST_MAX_DRIFT_PCT"))
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "ready_for_queries": report["ready_for_queries"],
+            "documents": report["documents"],
+            "drift_pct": report["drift_pct"],
+            "embeddings_rows": report["tables"].get("embeddings", {}).get("rows", 0),
+            "failed_documents": report["states"]["embeddings"]["failed"],
+            "report": dg.MetadataValue.md(report_markdown(report)),
+        }
+    )

@@ -1,0 +1,50 @@
+"""Vector and hybrid (vector + full-text, fused with reciprocal rank) search over `embeddings`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from resources.embedding_model import EmbeddingModel
+from resources.lancedb_store import EMBEDDINGS, LanceDBStore
+
+
+@dataclass(frozen=True)
+class Hit:
+    score: float
+    doc_id: str
+    page_start: int
+    page_end: int
+    chunk_id: str
+    text: str
+
+    def snippet(self, width: int = 160) -> str:
+        flat = " ".join(self.text.split())
+        return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class SearchUnavailable(RuntimeError):
+    pass
+
+
+def search(store: LanceDBStore, model: EmbeddingModel, query: str, k: int = 5, hybrid: bool = False) -> list[Hit]:
+    """Top-k chunks for `query`. Vector scores are cosine similarity; hybrid scores are RRF."""
+    table = store.open_table(EMBEDDINGS)
+    if table is None or table.count_rows() == 0:
+        raise SearchUnavailable(f"no embeddings in {store.uri}: ingest documents first")
+    vector = model.encode([query])[0]
+    if hybrid:
+        if not any(ix.columns == ["text"] for ix in table.list_indices()):
+            store.ensure_indexes(vector_index_min_rows=10**12)
+            table = store.open_table(EMBEDDINGS)
+        rows = table.search(query_type="hybrid").vector(vector).text(query).limit(k).to_list()
+        scores = [row["_relevance_score"] for row in rows]
+    else:
+        rows = table.search(vector).distance_type("cosine").limit(k).to_list()
+        scores = [1.0 - row["_distance"] for row in rows]
+    return [
+        Hit(round(float(score), 4), row["doc_id"], row["page_start"], row["page_end"], row["chunk_id"], row["text"])
+        for row, score in zip(rows, scores, strict=True)
+    ]

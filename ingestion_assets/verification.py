@@ -1,0 +1,176 @@
+"""Table-wide checks of the store against Dagster's records and the source folder.
+
+Each returns a `CheckOutcome` naming the offending documents, used by the asset checks, the
+`ingestion_report` asset and `ingestctl report`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+
+import dagster as dg
+import numpy as np
+import pyarrow as pa
+
+from ingestion_assets.assets import CHUNKS_KEY, DOCUMENTS_KEY, EMBEDDINGS_KEY, PHASE_KEYS
+from ingestion_assets.partitions import documents_partitions
+from ingestion_assets.planning import Status
+from resources.document_source import DocumentSource
+from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS, TABLES, LanceDBStore
+
+MAX_LISTED = 50
+
+
+@dataclass
+class CheckOutcome:
+    name: str
+    passed: bool
+    summary: str
+    metadata: dict = field(default_factory=dict)
+    offending: list[str] = field(default_factory=list)
+
+    def as_result(self) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(
+            passed=self.passed,
+            description=self.summary,
+            metadata={
+                **self.metadata,
+                "offending_documents": dg.MetadataValue.json(sorted(self.offending)[:MAX_LISTED]),
+                "offending_count": len(self.offending),
+            },
+        )
+
+
+def _doc_ids(store: LanceDBStore, table: str) -> set[str]:
+    rows = store.read(table, ["doc_id"])
+    return set(rows.column("doc_id").unique().to_pylist()) if rows.num_rows else set()
+
+
+def _statuses(instance: dg.DagsterInstance, keys: list[str]) -> dict[dg.AssetKey, dict[str, Status | None]]:
+    return {k: dict(instance.get_status_by_partition(k, keys, documents_partitions) or {}) for k in PHASE_KEYS}
+
+
+def parity(instance: dg.DagsterInstance, store: LanceDBStore, model_id: str, max_drift_pct: float) -> CheckOutcome:
+    """Every chunk of every document whose embeddings are materialised has exactly one vector
+    from the current model."""
+    keys = list(instance.get_dynamic_partitions(documents_partitions.name))
+    status = instance.get_status_by_partition(EMBEDDINGS_KEY, keys, documents_partitions) or {}
+    done = {k for k, s in status.items() if s == Status.MATERIALIZED}
+    chunks = store.read(CHUNKS, ["chunk_id", "doc_id"]).to_pylist()
+    vectors = store.read(EMBEDDINGS, ["chunk_id", "doc_id", "model"]).to_pylist()
+    chunk_doc = {c["chunk_id"]: c["doc_id"] for c in chunks if c["doc_id"] in done}
+    current = Counter(v["chunk_id"] for v in vectors if v["doc_id"] in done and v["model"] == model_id)
+    missing = [cid for cid in chunk_doc if current[cid] == 0]
+    extra_rows = [v for v in vectors if v["doc_id"] in done and (v["model"] != model_id or v["chunk_id"] not in chunk_doc)]
+    duplicates = [cid for cid, n in current.items() if n > 1]
+    extra = len(extra_rows) + sum(current[cid] - 1 for cid in duplicates)
+    drift = 100.0 * (len(missing) + extra) / max(1, len(chunk_doc))
+    offending = {chunk_doc[cid] for cid in missing} | {v["doc_id"] for v in extra_rows}
+    offending |= {chunk_doc.get(cid, "?") for cid in duplicates}
+    passed = drift <= max_drift_pct
+    return CheckOutcome(
+        "parity",
+        passed,
+        f"{len(chunk_doc)} chunks of {len(done)} documents: {len(missing)} without a vector, {extra} extra vectors "
+        f"(drift {drift:.2f} %, limit {max_drift_pct} %)",
+        {"chunks": len(chunk_doc), "missing": len(missing), "extra": extra, "drift_pct": round(drift, 4), "model": model_id},
+        sorted(offending),
+    )
+
+
+def orphans(instance: dg.DagsterInstance, store: LanceDBStore, source: DocumentSource) -> CheckOutcome:
+    """Rows whose document has no partition or no source file any more."""
+    partitions = set(instance.get_dynamic_partitions(documents_partitions.name))
+    per_table = {name: _doc_ids(store, name) for name in TABLES}
+    stored = set().union(*per_table.values())
+    root = source.root
+    no_partition = {d for d in stored if d not in partitions}
+    no_file = {d for d in stored if not os.path.lexists(root.joinpath(*d.split("/")))}
+    offending = sorted(no_partition | no_file)
+    return CheckOutcome(
+        "orphans",
+        not offending,
+        f"{len(no_partition)} stored document(s) without a partition, {len(no_file)} without a source file",
+        {
+            "documents_without_partition": len(no_partition),
+            "documents_without_file": len(no_file),
+            **{f"{name}_orphan_documents": len(ids & set(offending)) for name, ids in per_table.items()},
+        },
+        offending,
+    )
+
+
+def reconcile(instance: dg.DagsterInstance, store: LanceDBStore) -> CheckOutcome:
+    """What Dagster records as materialised versus the rows actually in LanceDB, both ways."""
+    keys = list(instance.get_dynamic_partitions(documents_partitions.name))
+    status = _statuses(instance, keys)
+    present = {key: _doc_ids(store, table) for key, table in zip(PHASE_KEYS, TABLES, strict=True)}
+    empty_docs = _empty_documents(store)
+    missing: dict[str, list[str]] = {}
+    unrecorded: dict[str, list[str]] = {}
+    for key in PHASE_KEYS:
+        materialized = {k for k, s in status[key].items() if s == Status.MATERIALIZED}
+        never = {k for k in keys if status[key].get(k) is None}
+        expected_rows = materialized if key == DOCUMENTS_KEY else materialized - empty_docs
+        missing[key.to_user_string()] = sorted(expected_rows - present[key])
+        unrecorded[key.to_user_string()] = sorted(present[key] & never)
+    offending = sorted({d for ids in [*missing.values(), *unrecorded.values()] for d in ids})
+    metadata = {f"{phase}_materialized_without_rows": len(ids) for phase, ids in missing.items()}
+    metadata |= {f"{phase}_rows_without_materialization": len(ids) for phase, ids in unrecorded.items()}
+    return CheckOutcome(
+        "reconcile",
+        not offending,
+        f"{sum(map(len, missing.values()))} materialisation(s) without rows, "
+        f"{sum(map(len, unrecorded.values()))} row set(s) without a materialisation",
+        metadata,
+        offending,
+    )
+
+
+def _empty_documents(store: LanceDBStore) -> set[str]:
+    """Documents with no text (scanned PDFs, empty files): materialised chunks with zero rows."""
+    rows = store.read(DOCUMENTS, ["doc_id", "text"])
+    if not rows.num_rows:
+        return set()
+    return {r["doc_id"] for r in rows.to_pylist() if not (r["text"] or "").strip()}
+
+
+def vectors(store: LanceDBStore, dimensions: int, tolerance: float = 1e-3) -> CheckOutcome:
+    """Every vector has the model's dimensions, no NaN and unit norm (scanned in batches)."""
+    table = store.open_table(EMBEDDINGS)
+    if table is None:
+        return CheckOutcome("vectors", True, "no embeddings yet", {"vectors": 0})
+    stored_dim = table.schema.field("vector").type.list_size
+    bad: set[str] = set()
+    total = nan = off_norm = 0
+    reader = table.search().select(["doc_id", "vector"]).limit(None).to_batches(batch_size=8192)
+    for batch in reader:
+        if not batch.num_rows:
+            continue
+        total += batch.num_rows
+        null = batch.column("vector").is_null().to_numpy(zero_copy_only=False)
+        doc_ids = batch.column("doc_id").to_pylist()
+        bad.update(doc_ids[i] for i in np.flatnonzero(null))
+        nan += int(null.sum())
+        valid = batch.filter(pa.array(~null))
+        n = valid.num_rows
+        if not n:
+            continue
+        values = valid.column("vector").flatten().to_numpy(zero_copy_only=False).reshape(n, stored_dim)
+        valid_ids = valid.column("doc_id").to_pylist()
+        is_nan = np.isnan(values).any(axis=1)
+        norms = np.linalg.norm(np.nan_to_num(values), axis=1)
+        is_off = ~is_nan & (np.abs(norms - 1.0) > tolerance)
+        nan += int(is_nan.sum())
+        off_norm += int(is_off.sum())
+        bad.update(valid_ids[i] for i in np.flatnonzero(is_nan | is_off))
+    passed = stored_dim == dimensions and not bad
+    return CheckOutcome(
+        "vectors",
+        passed,
+        f"{total} vectors of {stored_dim} dimensions (model: {dimensions}); {nan} null or NaN, {off_norm} not unit norm",
+        {"vectors": total, "dimensions": stored_dim, "model_dimensions": dimensions, "nan": nan, "not_unit_norm": off_norm},
+        sorted(bad),
+    )
