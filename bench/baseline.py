@@ -125,7 +125,9 @@ def run_baseline(corpus_dir: Path, lancedb_uri: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     chunker = model.chunker()
     chunker_id = chunker_version(tokenizer_fingerprint(model.model_dir), model.chunk_tokens, model.chunk_overlap)
-    chunks = [(doc_id, chunk) for doc_id, (text, offsets) in texts.items() for chunk in chunker.split(doc_id, text, offsets)]
+    chunks = [
+        (doc_id, chunk) for doc_id, (text, offsets) in texts.items() for chunk in chunker.split(doc_id, text, offsets)
+    ]
     chunk_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()

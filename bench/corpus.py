@@ -138,8 +138,8 @@ TOPICS: dict[str, list[str]] = {
                             "loading bay", "stock level"],
     "solar energy": ["panel", "inverter", "battery", "grid", "substation", "meter", "storage unit", "transformer",
                      "array", "power curve"],
-    "customer support": ["ticket", "agent", "queue", "callback", "chat", "refund", "knowledge base", "satisfaction score",
-                         "response time", "support channel"],
+    "customer support": ["ticket", "agent", "queue", "callback", "chat", "refund", "knowledge base",
+                         "satisfaction score", "response time", "support channel"],
     "cloud infrastructure": ["cluster", "node", "load balancer", "bucket", "replica", "latency", "deployment",
                              "certificate", "availability zone", "virtual machine"],
     "clinical research": ["patient", "trial site", "dosage", "protocol", "consent form", "placebo", "cohort",
@@ -299,10 +299,12 @@ class Writer:
         return out
 
     def heading(self) -> str:
-        return f"{self.rng.choice(ADJECTIVES)} {self.rng.choice(self.topic_nouns)} {self.rng.choice(self.nouns)}".capitalize()
+        rng = self.rng
+        return f"{rng.choice(ADJECTIVES)} {rng.choice(self.topic_nouns)} {rng.choice(self.nouns)}".capitalize()
 
     def title(self, kind: str) -> str:
-        return f"{self.topic.title()} {kind.title()}: {self.rng.choice(ADJECTIVES).title()} {self.rng.choice(self.nouns).title()}"
+        adjective, noun = self.rng.choice(ADJECTIVES), self.rng.choice(self.nouns)
+        return f"{self.topic} {kind}: {adjective} {noun}".title()
 
 
 @dataclass(frozen=True)
@@ -357,7 +359,8 @@ def _markdown(writer: Writer, title: str, words: int) -> str:
 def _plain_text(writer: Writer, title: str, words: int) -> str:
     rng = writer.rng
     width = rng.choice([0, 0, 72, 78])
-    header = f"{title}\n{'=' * len(title)}\nPrepared by {writer.people[0]}, {rng.choice(MONTHS)} {rng.randint(2019, 2025)}"
+    month, year = rng.choice(MONTHS), rng.randint(2019, 2025)
+    header = f"{title}\n{'=' * len(title)}\nPrepared by {writer.people[0]}, {month} {year}"
     blocks = [header]
     section = 0
     for i, para in enumerate(writer.paragraphs(words)):
