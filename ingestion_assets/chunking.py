@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-SPLITTER_VERSION = "recursive-1"
+SPLITTER_VERSION = "recursive-2"
 
 
 @dataclass(frozen=True)
@@ -71,16 +71,23 @@ class TokenChunker:
 
         self.tokenizer = tokenizer
         self.chunk_tokens = chunk_tokens
+        self.special_tokens = len(tokenizer.encode("").ids)
+        self.budget = chunk_tokens - self.special_tokens
         self.splitter = RecursiveCharacterTextSplitter(
-            chunk_size=chunk_tokens,
-            chunk_overlap=overlap_tokens,
-            length_function=self.count_tokens,
+            chunk_size=self.budget,
+            chunk_overlap=min(overlap_tokens, self.budget - 1),
+            length_function=self.count_content_tokens,
             add_start_index=True,
             strip_whitespace=True,
         )
 
     def count_tokens(self, text: str) -> int:
+        """Model input length of `text`, special tokens included."""
         return len(self.tokenizer.encode(text).ids)
+
+    def count_content_tokens(self, text: str) -> int:
+        """Tokens of `text` alone: the splitter adds up pieces, so special tokens must not count per piece."""
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
     def split(self, doc_id: str, text: str, page_offsets: list[int]) -> list[Chunk]:
         chunks: list[Chunk] = []
@@ -112,7 +119,7 @@ class TokenChunker:
     def _enforce_limit(self, start: int, body: str) -> list[tuple[int, str]]:
         """The splitter keeps an unsplittable piece whole; cut such a piece at token offsets."""
         encoding = self.tokenizer.encode(body, add_special_tokens=False)
-        budget = self.chunk_tokens - (self.count_tokens("") or 0)
+        budget = self.budget
         if len(encoding.ids) <= budget:
             return [(start, body)]
         parts = []

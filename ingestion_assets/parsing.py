@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import html
 import re
+import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from importlib.metadata import version
@@ -37,24 +38,39 @@ def document_format(key: str) -> str:
     return PurePosixPath(key).suffix.lower().lstrip(".") or "unknown"
 
 
-def parse_bytes(key: str, data: bytes) -> ParsedDocument:
+@dataclass(frozen=True)
+class ParseLimits:
+    """A document over a limit fails with a clear reason instead of stalling its batch."""
+
+    max_pages: int = 5000
+    max_seconds: float = 300.0
+
+
+def parse_bytes(key: str, data: bytes, limits: ParseLimits = ParseLimits()) -> ParsedDocument:
     suffix = PurePosixPath(key).suffix.lower()
     if suffix in PYMUPDF_SUFFIXES:
-        return _parse_with_pymupdf(suffix.lstrip("."), data)
+        return _parse_with_pymupdf(suffix.lstrip("."), data, limits)
     if suffix in TEXT_SUFFIXES:
         text, warnings = decode_text(data)
-        return ParsedDocument(suffix.lstrip("."), text, [0], warnings)
+        return _with_empty_warning(ParsedDocument(suffix.lstrip("."), text, [0], warnings))
     if suffix in HTML_SUFFIXES:
         text, warnings = decode_text(data)
-        return ParsedDocument("html", html_to_text(text), [0], warnings)
+        return _with_empty_warning(ParsedDocument("html", html_to_text(text), [0], warnings))
     raise ParseError(f"unsupported file type {suffix or '(none)'}")
 
 
-def _parse_with_pymupdf(filetype: str, data: bytes) -> ParsedDocument:
+def _with_empty_warning(doc: ParsedDocument) -> ParsedDocument:
+    if not doc.text.strip():
+        doc.warnings.append("no text (empty file): nothing to search")
+    return doc
+
+
+def _parse_with_pymupdf(filetype: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
     import pymupdf
 
     if not data:
         raise ParseError("empty file (0 bytes)")
+    started = time.monotonic()
     try:
         doc = pymupdf.open(stream=data, filetype=filetype)
     except Exception as exc:
@@ -67,15 +83,24 @@ def _parse_with_pymupdf(filetype: str, data: bytes) -> ParsedDocument:
             if b"%%EOF" not in data[-2048:]:
                 raise ParseError("truncated PDF: the file ends before its %%EOF marker (incomplete copy?)")
             warnings.append("damaged PDF structure, repaired by MuPDF: check the text is complete")
+        if doc.page_count > limits.max_pages:
+            raise ParseError(f"too large: {doc.page_count} pages, the limit is {limits.max_pages} (INGEST_MAX_PAGES)")
         parts: list[str] = []
         offsets: list[int] = []
         position = 0
         try:
             for page in doc:
+                if time.monotonic() - started > limits.max_seconds:
+                    raise ParseError(
+                        f"too slow: parsing took over {limits.max_seconds:g} s (INGEST_MAX_PARSE_SECONDS) "
+                        f"and stopped at page {page.number + 1} of {doc.page_count}"
+                    )
                 page_text = page.get_text("text", sort=True).strip()
                 offsets.append(position)
                 parts.append(page_text)
                 position += len(page_text) + len(PAGE_SEPARATOR)
+        except ParseError:
+            raise
         except Exception as exc:
             raise ParseError(f"damaged {filetype.upper()} (page {len(offsets) + 1}): {exc}") from exc
     text = PAGE_SEPARATOR.join(parts)

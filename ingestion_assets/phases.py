@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from ingestion_assets.chunking import Chunk
-from ingestion_assets.parsing import PARSER_VERSION, ParsedDocument, ParseError, parse_bytes
+from ingestion_assets.parsing import PARSER_VERSION, ParsedDocument, ParseError, ParseLimits, parse_bytes
 from resources.lancedb_store import (
     CHUNKS,
     CHUNKS_SCHEMA,
@@ -123,9 +123,14 @@ def parse_phase(batch: Batch, source: DocumentSource, store: LanceDBStore) -> Ph
     result = PhaseResult()
     started = time.perf_counter()
     hashed: dict[str, tuple[str, os.stat_result]] = {}
+    limits = ParseLimits(max_pages=source.max_pages, max_seconds=source.max_parse_seconds)
     for doc_id in batch.remaining:
         try:
-            hashed[doc_id] = _hash_file(source.path_for(doc_id))
+            path = source.path_for(doc_id)
+            size = os.stat(path, follow_symlinks=False).st_size
+            if size > source.max_file_mb * 1024 * 1024:
+                raise ParseError(f"too large: {size / 2**20:.0f} MB, the limit is {source.max_file_mb:g} MB (INGEST_MAX_FILE_MB)")
+            hashed[doc_id] = _hash_file(path)
         except (ParseError, OSError, ValueError) as exc:
             batch.fail(doc_id, DOCUMENTS, str(exc) or type(exc).__name__)
             batch.fingerprints[doc_id] = _stat_fingerprint(source, doc_id)
@@ -146,7 +151,7 @@ def parse_phase(batch: Batch, source: DocumentSource, store: LanceDBStore) -> Ph
             reused_from = previous["doc_id"]
         else:
             try:
-                doc = parse_bytes(doc_id, _read_exact(source.path_for(doc_id), content_hash))
+                doc = parse_bytes(doc_id, _read_exact(source.path_for(doc_id), content_hash), limits)
             except (ParseError, OSError, ValueError) as exc:
                 batch.fail(doc_id, DOCUMENTS, str(exc) or type(exc).__name__)
                 continue

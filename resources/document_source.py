@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import dagster as dg
-from resources.settings import from_env
+from resources.settings import float_from_env, from_env, int_from_env
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -65,6 +65,9 @@ class DocumentSource(dg.ConfigurableResource):
     root_dir: str = "inbox"
     include: str = "**/*"
     exclude: str = ""
+    max_file_mb: float = 512.0
+    max_pages: int = 5000
+    max_parse_seconds: float = 300.0
 
     @property
     def root(self) -> Path:
@@ -161,4 +164,7 @@ def document_source_from_env() -> DocumentSource:
         root_dir=from_env("INGEST_SOURCE_DIR"),
         include=from_env("INGEST_INCLUDE"),
         exclude=from_env("INGEST_EXCLUDE"),
+        max_file_mb=float_from_env("INGEST_MAX_FILE_MB"),
+        max_pages=int_from_env("INGEST_MAX_PAGES"),
+        max_parse_seconds=float_from_env("INGEST_MAX_PARSE_SECONDS"),
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -91,10 +94,30 @@ class CommitConflictError(RuntimeError):
 
 
 class LanceDBStore(dg.ConfigurableResource):
-    """The LanceDB database at `LANCEDB_URI` (a folder, or an object-store URI)."""
+    """The LanceDB database at `LANCEDB_URI` (a folder, or an object-store URI).
+
+    Writers on one machine take an exclusive file lock around each commit: concurrent
+    `merge_insert`s inserting the same new keys can otherwise both succeed and duplicate rows
+    (lancedb#3377). Across machines, the `ingestion` pool bounds writers and conflicting commits
+    are retried with backoff.
+    """
 
     uri: str = "data/lancedb"
     commit_retries: int = 6
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        if "://" in self.uri:
+            yield
+            return
+        folder = Path(self.uri)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".ingest-write.lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def connect(self) -> lancedb.DBConnection:
         import lancedb
@@ -125,6 +148,10 @@ class LanceDBStore(dg.ConfigurableResource):
         doc_ids = sorted(set(doc_ids))
         if not doc_ids:
             return None
+        with self.write_lock():
+            return self._replace(name, rows, doc_ids)
+
+    def _replace(self, name: str, rows: pa.Table, doc_ids: list[str]) -> int:
         table = self._table_for_write(name, rows.schema)
         rows = rows.cast(table.schema) if rows.schema != table.schema else rows
         key = ROW_KEYS[name]
@@ -156,9 +183,10 @@ class LanceDBStore(dg.ConfigurableResource):
             if table is None:
                 continue
             where = doc_filter(doc_ids)
-            before = table.count_rows()
-            self._with_retries(lambda t=table, w=where: t.delete(w), f"delete from {name}")
-            deleted[name] = before - table.count_rows()
+            with self.write_lock():
+                before = table.count_rows()
+                self._with_retries(lambda t=table, w=where: t.delete(w), f"delete from {name}")
+                deleted[name] = before - table.count_rows()
         return deleted
 
     def read(self, name: str, columns: list[str] | None = None, where: Expr | None = None) -> pa.Table:
@@ -216,13 +244,14 @@ class LanceDBStore(dg.ConfigurableResource):
             if table is None or table.count_rows() == 0:
                 continue
             present = {tuple(ix.columns) for ix in table.list_indices()}
-            for column, config in indexes:
-                if (column,) not in present:
-                    table.create_index(column, config=config, replace=True)
-                    created.append(f"{name}.{column}")
-            if name == EMBEDDINGS and ("vector",) not in present and table.count_rows() >= vector_index_min_rows:
-                table.create_index(metric="cosine", vector_column_name="vector", index_type="IVF_HNSW_SQ")
-                created.append(f"{name}.vector")
+            with self.write_lock():
+                for column, config in indexes:
+                    if (column,) not in present:
+                        table.create_index(column, config=config, replace=True)
+                        created.append(f"{name}.{column}")
+                if name == EMBEDDINGS and ("vector",) not in present and table.count_rows() >= vector_index_min_rows:
+                    table.create_index(metric="cosine", vector_column_name="vector", index_type="IVF_HNSW_SQ")
+                    created.append(f"{name}.vector")
         return created
 
     def optimize(self, keep_versions_hours: float) -> dict[str, dict[str, int]]:
@@ -233,10 +262,11 @@ class LanceDBStore(dg.ConfigurableResource):
         for name in TABLES:
             table = self.open_table(name, db)
             if table is not None:
-                self._with_retries(
-                    lambda t=table: t.optimize(cleanup_older_than=timedelta(hours=keep_versions_hours)),
-                    f"optimize {name}",
-                )
+                with self.write_lock():
+                    self._with_retries(
+                        lambda t=table: t.optimize(cleanup_older_than=timedelta(hours=keep_versions_hours)),
+                        f"optimize {name}",
+                    )
         return self.table_stats()
 
     def _with_retries(self, write: Any, what: str) -> Any:

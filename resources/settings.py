@@ -35,6 +35,9 @@ DEFAULTS: dict[str, str] = {
     "INGEST_SAMPLE_QUERIES": "samples/queries.yaml",
     "INGEST_MAX_DRIFT_PCT": "0.5",
     "INGEST_SAMPLE_MIN_SCORE": "0.3",
+    "INGEST_MAX_FILE_MB": "512",
+    "INGEST_MAX_PAGES": "5000",
+    "INGEST_MAX_PARSE_SECONDS": "300",
 }
 
 
@@ -50,3 +53,8 @@ def from_env(name: str) -> str | dg.EnvVar:
 
 def int_from_env(name: str) -> int | dg.EnvVar:
     return dg.EnvVar.int(name) if os.environ.get(name) else int(DEFAULTS[name])
+
+
+def float_from_env(name: str) -> float | dg.EnvVar:
+    """A float setting; `EnvVar` has no float form, so a set variable is read at load time."""
+    return float(setting(name))
