@@ -25,10 +25,9 @@ def execute_plans(instance: dg.DagsterInstance, plans: Sequence[RunPlan], log_le
         )
         started = time.perf_counter()
         with dg.execute_job(
-            job,
+            job.get_subset(asset_selection=set(plan.asset_keys), asset_check_selection=set()),
             instance=instance,
             tags={**plan.tags, **host_tags(), "ingest/trigger": trigger},
-            asset_selection=list(plan.asset_keys),
             run_config=run_config,
         ) as result:
             outcome = "succeeded" if result.success else "had failures"
@@ -45,17 +44,20 @@ def print_status_table(statuses, show_phases: bool = False) -> None:
         return
     width = min(60, max(len(s.doc_id) for s in statuses))
     if show_phases:
-        print(f"{'document':<{width}}  {'documents':<12}  {'chunks':<12}  {'embeddings':<12}  {'#chunks':>7}  {'last materialized':<25}  error")
+        print(f"{'document':<{width}}  {'documents':<12}  {'chunks':<12}  {'embeddings':<12}  {'#chunks':>7}  {'last materialized':<25}  error / warnings")
         for s in statuses:
             chunks = "" if s.chunks is None else str(s.chunks)
             phases = "  ".join(f"{s.phases[p]:<12}" for p in ("documents", "chunks", "embeddings"))
-            print(f"{s.doc_id:<{width}}  {phases}  {chunks:>7}  {s.last_materialized or '-':<25}  {_one_line(s.error)}")
+            print(f"{s.doc_id:<{width}}  {phases}  {chunks:>7}  {s.last_materialized or '-':<25}  {_remark(s)}")
         return
-    print(f"{'document':<{width}}  {'reached':<10}  {'chunks':>6}  error")
+    print(f"{'document':<{width}}  {'reached':<10}  {'chunks':>6}  error / warnings")
     for s in statuses:
         chunks = "" if s.chunks is None else str(s.chunks)
-        print(f"{s.doc_id:<{width}}  {s.reached:<10}  {chunks:>6}  {_one_line(s.error)}")
+        print(f"{s.doc_id:<{width}}  {s.reached:<10}  {chunks:>6}  {_remark(s)}")
 
 
-def _one_line(text: str | None) -> str:
-    return (text or "").replace("\n", " ")
+def _remark(status) -> str:
+    """The error of a failed document, else its parse warnings."""
+    if status.error:
+        return status.error.replace("\n", " ")
+    return "; ".join(f"warning: {w}" for w in status.warnings)

@@ -71,16 +71,19 @@ def _parse_with_pymupdf(filetype: str, data: bytes, limits: ParseLimits) -> Pars
     if not data:
         raise ParseError("empty file (0 bytes)")
     started = time.monotonic()
+    truncated = filetype == "pdf" and data.startswith(b"%PDF") and b"%%EOF" not in data[-2048:]
     try:
         doc = pymupdf.open(stream=data, filetype=filetype)
     except Exception as exc:
+        if truncated:
+            raise ParseError("truncated PDF: the file ends before its %%EOF marker (incomplete copy?)") from exc
         raise ParseError(f"not a readable {filetype.upper()} file: {exc}") from exc
     warnings = []
     with doc:
         if doc.needs_pass:
             raise ParseError(f"{filetype.upper()} is password-protected")
         if filetype == "pdf" and doc.is_repaired:
-            if b"%%EOF" not in data[-2048:]:
+            if truncated:
                 raise ParseError("truncated PDF: the file ends before its %%EOF marker (incomplete copy?)")
             warnings.append("damaged PDF structure, repaired by MuPDF: check the text is complete")
         if doc.page_count > limits.max_pages:

@@ -147,7 +147,12 @@ def parse_phase(batch: Batch, source: DocumentSource, store: LanceDBStore) -> Ph
         own = stored_by_doc.get(doc_id)
         previous = own if own and own["content_hash"] == content_hash else stored_by_hash.get(content_hash)
         if previous is not None:
-            doc = ParsedDocument(previous["format"], previous["text"] or "", list(previous["page_offsets"] or [0]))
+            doc = ParsedDocument(
+                previous["format"],
+                previous["text"] or "",
+                list(previous["page_offsets"] or [0]),
+                list(previous["warnings"] or []),
+            )
             reused_from = previous["doc_id"]
         else:
             try:
@@ -172,6 +177,7 @@ def parse_phase(batch: Batch, source: DocumentSource, store: LanceDBStore) -> Ph
                     "page_offsets": doc.page_offsets,
                     "parser_version": PARSER_VERSION,
                     "ingested_at": _now(),
+                    "warnings": doc.warnings,
                 }
             )
         result.metadata[doc_id] = {

@@ -4,7 +4,7 @@ rows were produced with (staleness) and counts."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -32,6 +32,7 @@ class DocumentStatus:
     chunks: int | None = None
     last_materialized: str | None = None
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def reached(self) -> str:
@@ -84,16 +85,14 @@ def _latest_materializations(instance: dg.DagsterInstance, doc_ids: Sequence[str
 
 
 def _stored_state(store: LanceDBStore) -> tuple[dict[str, tuple], dict[str, tuple[int, set]], dict[str, set]]:
-    """Per document: (ingested_at, parser_version); (chunk count, chunkers); embedding models."""
-    docs = store.read(DOCUMENTS, ["doc_id", "ingested_at", "parser_version"])
+    """Per document: (ingested_at, parser_version, warnings); (chunk count, chunkers); embedding models."""
+    docs = store.read(DOCUMENTS, ["doc_id", "ingested_at", "parser_version", "warnings"])
     documents = {}
     if docs.num_rows:
         documents = {
-            d: (t, p)
-            for d, t, p in zip(
-                docs.column("doc_id").to_pylist(),
-                docs.column("ingested_at").to_pylist(),
-                docs.column("parser_version").to_pylist(),
+            d: (t, p, w)
+            for d, t, p, w in zip(
+                *(docs.column(c).to_pylist() for c in ("doc_id", "ingested_at", "parser_version", "warnings")),
                 strict=True,
             )
         }
@@ -138,9 +137,10 @@ def document_statuses(
         if doc_id in detailed:
             when = datetime.fromtimestamp(detailed[doc_id], timezone.utc)
         else:
-            when = documents.get(doc_id, (None, None))[0]
+            when = documents.get(doc_id, (None,))[0]
         last = when.isoformat(timespec="seconds") if when else None
-        result.append(DocumentStatus(doc_id, phases, count, last, errors.get(doc_id)))
+        warnings = list(documents.get(doc_id, (None, None, None))[2] or [])
+        result.append(DocumentStatus(doc_id, phases, count, last, errors.get(doc_id), warnings))
     return result
 
 

@@ -39,6 +39,7 @@ DOCUMENTS_SCHEMA = pa.schema(
         pa.field("page_offsets", pa.list_(pa.int64())),
         pa.field("parser_version", pa.string()),
         pa.field("ingested_at", _TS),
+        pa.field("warnings", pa.list_(pa.string())),
     ]
 )
 

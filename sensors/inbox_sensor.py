@@ -48,6 +48,7 @@ def inbox_sensor(
             job_name=ingest_job.name,
             run_key="ingest:" + _digest(f"{key}\0{changes.to_ingest[key]}" for key in plan.keys),
             asset_selection=list(plan.asset_keys),
+            asset_check_keys=[],
             tags={**plan.tags, **host_tags(), "ingest/trigger": "inbox_sensor"},
         )
         for plan in plans

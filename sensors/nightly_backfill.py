@@ -22,6 +22,7 @@ def finish_everything_requests(
     return [
         dg.RunRequest(
             asset_selection=list(plan.asset_keys),
+            asset_check_keys=[],
             tags={**plan.tags, **host_tags(), "ingest/trigger": trigger},
         )
         for plan in plan_runs(order, needed, int(setting("INGEST_MAX_DOCS_PER_RUN")))

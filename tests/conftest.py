@@ -88,10 +88,9 @@ def materialize(
     ranged = [k for k in order if k in set(keys)]
     assert ranged == order[order.index(ranged[0]) : order.index(ranged[0]) + len(ranged)], "keys must be contiguous"
     with dg.execute_job(
-        dg.reconstructable(get_ingest_job),
+        dg.reconstructable(get_ingest_job).get_subset(asset_selection=set(asset_keys), asset_check_selection=set()),
         instance=instance,
         tags={ASSET_PARTITION_RANGE_START_TAG: ranged[0], ASSET_PARTITION_RANGE_END_TAG: ranged[-1]},
-        asset_selection=list(asset_keys),
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     ) as result:
         return RunOutcome(result.success, result.run_id)
@@ -114,11 +113,15 @@ def execute_request(instance: dg.DagsterInstance, request: dg.RunRequest) -> Run
 
     job_name = request.job_name or "ingest_job"
     job = defs.resolve_job_def(job_name)
+    if request.asset_selection is not None:
+        job = job.get_subset(
+            asset_selection=set(request.asset_selection),
+            asset_check_selection=set(request.asset_check_keys) if request.asset_check_keys is not None else None,
+        )
     result = job.execute_in_process(
         instance=instance,
         run_config=request.run_config or None,
         tags=request.tags,
-        asset_selection=request.asset_selection,
         raise_on_error=False,
     )
     return RunOutcome(result.success, result.run_id)
