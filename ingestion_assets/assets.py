@@ -46,6 +46,7 @@ CODE_VERSIONS = {
 }
 
 GROUP = "ingestion"
+MAX_LISTED_FAILURES = 50
 
 _specs = [
     dg.AssetSpec(
@@ -119,9 +120,10 @@ def ingest_documents(
                 metadata={"error": failure.reason, "phase": failure.phase, **batch.fingerprints.get(failure.doc_id, {})},
             )
         failed = list(batch.failures.values())
+        listed = "\n".join(f"- {f}" for f in failed[:MAX_LISTED_FAILURES])
+        more = f"\n- ... and {len(failed) - MAX_LISTED_FAILURES} more" if len(failed) > MAX_LISTED_FAILURES else ""
         raise dg.Failure(
-            description=f"{len(failed)} of {len(batch.doc_ids)} document(s) failed:\n"
-            + "\n".join(f"- {f}" for f in failed),
+            description=f"{len(failed)} of {len(batch.doc_ids)} document(s) failed:\n{listed}{more}",
             metadata={"failed_documents": [f.doc_id for f in failed]},
             allow_retries=False,
         )

@@ -1,0 +1,348 @@
+#!/usr/bin/env python
+"""The ingestion benchmark: product versus a plain script, in one invocation, on this machine.
+
+Sections (all by default, or a subset with --only):
+  baseline  one Python process, no Dagster, same libraries and settings (bench/baseline.py)
+  cold      `ingestctl ingest` on the corpus, empty store and instance
+  noop      the same again, nothing changed
+  edit      one paragraph of one document edited
+  daemon    the corpus dropped into the inbox of a running `dagster-daemon` (sensor-triggered runs)
+  scale     sensor tick and `ingestctl status` with --scale registered files/partitions
+
+Prints a table and writes JSON (--out). Ratios compare figures measured in this same run.
+
+Usage::
+
+    python bench/run.py [--docs 200] [--scale 100000] [--only cold,noop,...] [--out bench/out/results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.corpus import edit_one, generate  # noqa: E402
+
+PY = sys.executable
+SECTIONS = ["baseline", "cold", "noop", "edit", "daemon", "scale"]
+
+
+def _env(home: Path, db: Path, source: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "LANCEDB_URI": str(db),
+        "INGEST_SOURCE_DIR": str(source),
+        "PYTHONPATH": str(REPO),
+        "HF_HUB_OFFLINE": "1",
+        **extra,
+    }
+
+
+def _home(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "dagster.yaml", path / "dagster.yaml")
+    return path
+
+
+def measure(args: list[str], env: dict[str, str], probe: bool = False) -> tuple[dict, str]:
+    cmd = [PY, str(REPO / "bench" / "measure.py"), *(["--probe-modules"] if probe else []), *args]
+    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)
+    line = next((l for l in reversed(proc.stdout.splitlines()) if l.startswith("BENCH-MEASURE ")), None)
+    if line is None:
+        raise RuntimeError(f"command failed: {args}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return json.loads(line.split(" ", 1)[1]), proc.stdout
+
+
+def run_facts(home: Path, since: datetime) -> dict:
+    """Chunks embedded (cache misses), embedding and model-load seconds of the ingest runs since `since`."""
+    import dagster as dg
+    from dagster._core.events import DagsterEventType
+
+    instance = dg.DagsterInstance.from_config(str(home))
+    records = instance.get_run_records(filters=dg.RunsFilter(job_name="ingest_job", created_after=since))
+    facts = {"runs": len(records), "chunks_embedded": 0, "embed_s": 0.0, "model_load_s": 0.0, "run_s": 0.0}
+    for record in records:
+        if record.start_time and record.end_time:
+            facts["run_s"] += record.end_time - record.start_time
+        events = instance.get_records_for_run(record.dagster_run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records
+        batch_seen = False
+        for event in events:
+            materialization = event.event_log_entry.asset_materialization
+            if materialization.asset_key != dg.AssetKey("embeddings"):
+                continue
+            metadata = materialization.metadata
+            facts["chunks_embedded"] += metadata["embedded"].value
+            if not batch_seen:
+                facts["embed_s"] += metadata["embed_seconds"].value
+                facts["model_load_s"] += metadata["model_load_seconds"].value
+                batch_seen = True
+    instance.dispose()
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in facts.items()}
+
+
+def lancedb_versions(db: Path) -> dict[str, int]:
+    from resources.lancedb_store import LanceDBStore
+
+    return LanceDBStore(uri=str(db)).versions()
+
+
+def chunk_count(db: Path) -> int:
+    from resources.lancedb_store import EMBEDDINGS, LanceDBStore
+
+    table = LanceDBStore(uri=str(db)).open_table(EMBEDDINGS)
+    return table.count_rows() if table is not None else 0
+
+
+def startup_cost(env: dict[str, str]) -> float:
+    """What any run pays before its first chunk: imports of the stack and the model load."""
+    code = (
+        "import time; t = time.perf_counter()\n"
+        "import dagster, lancedb, pymupdf, langchain_text_splitters\n"
+        "from resources.embedding_model import EmbeddingModel\n"
+        "EmbeddingModel().load(); print(time.perf_counter() - t)"
+    )
+    out = subprocess.run([PY, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True).stdout
+    return round(float(out.strip().splitlines()[-1]), 2)
+
+
+def _peak_dagster_rss_mb() -> float:
+    peak = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            cmdline = (status.parent / "cmdline").read_bytes()
+            if b"dagster" not in cmdline:
+                continue
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return peak / 1024
+
+
+def daemon_run(corpus: Path, work: Path, docs: int) -> dict:
+    home, db, inbox = _home(work / "daemon-home"), work / "daemon-db", work / "daemon-inbox"
+    inbox.mkdir()
+    env = _env(home, db, inbox, INGEST_SENSOR_INTERVAL_S="5", INGEST_DEBOUNCE_S="1")
+    daemon_bin = str(Path(PY).with_name("dagster-daemon"))
+    with open(work / "daemon.log", "w") as log:
+        daemon = subprocess.Popen(
+            [daemon_bin, "run", "-w", str(REPO / "workspace.yaml")], cwd=REPO, env=env, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while "Checking for new runs for sensor" not in (work / "daemon.log").read_text():
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the daemon did not tick its sensor within 120 s")
+                time.sleep(0.5)
+            staging = work / "daemon-staging"
+            shutil.copytree(corpus, staging)
+            started = time.monotonic()
+            since = datetime.now(timezone.utc)
+            for entry in staging.iterdir():
+                entry.rename(inbox / entry.name)
+            from resources.lancedb_store import EMBEDDINGS, LanceDBStore
+
+            store = LanceDBStore(uri=str(db))
+            peak = 0.0
+            while True:
+                peak = max(peak, _peak_dagster_rss_mb())
+                table = store.open_table(EMBEDDINGS)
+                if table is not None and len(set(table.search().select(["doc_id"]).limit(None).to_arrow().column("doc_id").to_pylist())) >= docs:
+                    break
+                if time.monotonic() - started > 3600:
+                    raise RuntimeError("daemon ingestion did not finish within an hour")
+                time.sleep(1)
+            wall = time.monotonic() - started
+        finally:
+            os.killpg(daemon.pid, signal.SIGTERM)
+            try:
+                daemon.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(daemon.pid, signal.SIGKILL)
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak, 1), "chunks": chunk_count(db), **run_facts(home, since)}
+
+
+def scale_run(work: Path, n: int) -> dict:
+    """Sensor ticks and `ingestctl status` with `n` registered files, after one ranged run over all of
+    them materialised `documents` (so Dagster holds n materialised partitions and LanceDB n rows)."""
+    import dagster as dg
+
+    from ingestion_assets.assets import DOCUMENTS_KEY
+    from ingestion_assets.definitions import defs
+    from resources.document_source import DocumentSource
+    from resources.lancedb_store import LanceDBStore
+    from sensors.inbox_sensor import inbox_sensor
+
+    home, db, inbox = _home(work / "scale-home"), work / "scale-db", work / "scale-inbox"
+    t0 = time.perf_counter()
+    for i in range(n):
+        folder = inbox / f"batch-{i // 1000:04d}"
+        if i % 1000 == 0:
+            folder.mkdir(parents=True)
+        (folder / f"note-{i:06d}.txt").write_text(f"note {i}")
+    create_s = time.perf_counter() - t0
+    os.environ.update(_env(home, db, inbox, INGEST_DEBOUNCE_S="0"))
+    instance = dg.DagsterInstance.from_config(str(home))
+    resources = {"source": DocumentSource(root_dir=str(inbox)), "lancedb": LanceDBStore(uri=str(db))}
+
+    def tick() -> tuple[float, dg.SensorResult]:
+        context = dg.build_sensor_context(instance=instance, resources=resources)
+        started = time.perf_counter()
+        result = inbox_sensor(context)
+        return time.perf_counter() - started, result
+
+    first_s, first = tick()
+    t0 = time.perf_counter()
+    for request in first.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    register_s = time.perf_counter() - t0
+    keys = instance.get_dynamic_partitions("documents")
+    t0 = time.perf_counter()
+    job = defs.resolve_job_def("ingest_job").get_subset(asset_selection={DOCUMENTS_KEY}, asset_check_selection=set())
+    job.execute_in_process(
+        instance=instance,
+        resources=resources,
+        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    documents_run_s = time.perf_counter() - t0
+    steady_s, steady = tick()
+    status, _ = measure([PY, "-m", "ingestctl", "status", "--json"], _env(home, db, inbox))
+    instance.dispose()
+    return {
+        "files": n,
+        "create_files_s": round(create_s, 1),
+        "first_tick_s": round(first_s, 2),
+        "first_tick_runs": len(first.run_requests),
+        "register_partitions_s": round(register_s, 1),
+        "documents_run_s": round(documents_run_s, 1),
+        "steady_tick_s": round(steady_s, 2),
+        "steady_tick_runs": len(steady.run_requests or []),
+        "status_command_s": status["wall_s"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--scale", type=int, default=100_000)
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument("--work", type=Path, help="working folder (default: a new temporary one)")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "results.json")
+    args = parser.parse_args(argv)
+    only = set(args.only.split(","))
+    work = args.work or Path(tempfile.mkdtemp(prefix="ingest-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    corpus = work / "corpus"
+    results: dict = {"docs": args.docs, "seed": args.seed, "work": str(work), "machine_cpus": os.cpu_count()}
+    print(f"corpus: {generate(corpus, args.docs, seed=args.seed)}", flush=True)
+
+    if "baseline" in only:
+        report, stdout = measure(
+            [str(REPO / "bench" / "baseline.py"), str(corpus), "--lancedb", str(work / "baseline-db"), "--json"],
+            _env(work, work / "baseline-db", corpus),
+        )
+        detail = json.loads(next(l for l in stdout.splitlines() if l.startswith("{")))
+        results["baseline"] = {**detail, "wall_s": report["wall_s"], "peak_rss_mb": report["peak_rss_mb"]}
+        print(f"baseline: {results['baseline']}", flush=True)
+
+    home, db = _home(work / "home"), work / "db"
+    env = _env(home, db, corpus)
+    if {"cold", "noop", "edit"} & only:
+        results["startup_s"] = startup_cost(env)
+        since = datetime.now(timezone.utc)
+        report, _ = measure(["ingest"], env, probe=True)
+        results["cold"] = {**report, "chunks": chunk_count(db), **run_facts(home, since)}
+        print(f"cold: {results['cold']}", flush=True)
+    if {"noop", "edit"} & only:
+        before = lancedb_versions(db)
+        since = datetime.now(timezone.utc)
+        report, _ = measure(["ingest"], env, probe=True)
+        results["noop"] = {**report, **run_facts(home, since), "new_lancedb_versions": sum(lancedb_versions(db).values()) - sum(before.values())}
+        print(f"noop: {results['noop']}", flush=True)
+    if "edit" in only:
+        edited = edit_one(corpus, seed=args.seed)
+        since = datetime.now(timezone.utc)
+        report, _ = measure(["ingest"], env, probe=True)
+        facts = run_facts(home, since)
+        results["edit"] = {**report, "document": str(edited.relative_to(corpus)), **facts, "startup_s": results["startup_s"]}
+        print(f"edit: {results['edit']}", flush=True)
+    if "daemon" in only:
+        results["daemon"] = daemon_run(corpus, work, args.docs)
+        print(f"daemon: {results['daemon']}", flush=True)
+    if "scale" in only:
+        results["scale"] = scale_run(work, args.scale)
+        print(f"scale: {results['scale']}", flush=True)
+
+    results["ratios"] = ratios(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print_table(results)
+    print(f"\nJSON: {args.out}")
+    return 0
+
+
+def ratios(r: dict) -> dict:
+    out = {}
+    base = r.get("baseline")
+    if base:
+        base_rate = base["chunks"] / base["wall_s"]
+        for mode in ("cold", "daemon"):
+            if mode in r:
+                out[f"{mode}_throughput_vs_baseline"] = round((r[mode]["chunks"] / r[mode]["wall_s"]) / base_rate, 3)
+    if "cold" in r and "noop" in r:
+        out["noop_time_vs_cold"] = round(r["noop"]["wall_s"] / r["cold"]["wall_s"], 4)
+    if "edit" in r:
+        budget = r["edit"]["startup_s"] + r["edit"]["embed_s"]
+        out["edit_time_vs_startup_plus_embed"] = round(r["edit"]["wall_s"] / budget, 3) if budget else None
+    return out
+
+
+def print_table(r: dict) -> None:
+    rows = [("run", "wall s", "chunks", "chunks/s", "embedded", "peak RSS MB", "notes")]
+    if "baseline" in r:
+        b = r["baseline"]
+        rows.append(("baseline (plain script)", b["wall_s"], b["chunks"], round(b["chunks"] / b["wall_s"], 1), b["chunks"], b["peak_rss_mb"], f"embed {b['embed_s']} s"))
+    for mode, label in (("cold", "ingestctl ingest, cold"), ("daemon", "sensor + daemon, cold")):
+        if mode in r:
+            m = r[mode]
+            rows.append((label, m["wall_s"], m["chunks"], round(m["chunks"] / m["wall_s"], 1), m["chunks_embedded"], m["peak_rss_mb"], f"{m['runs']} run(s), embed {m['embed_s']} s"))
+    if "noop" in r:
+        n = r["noop"]
+        rows.append(("ingestctl ingest, no-op", n["wall_s"], "-", "-", n["chunks_embedded"], n["peak_rss_mb"], f"{n['runs']} runs, {n['new_lancedb_versions']} new versions, torch imported: {n['torch']}"))
+    if "edit" in r:
+        e = r["edit"]
+        rows.append(("ingestctl ingest, one edit", e["wall_s"], "-", "-", e["chunks_embedded"], e["peak_rss_mb"], f"startup {e['startup_s']} s + embed {e['embed_s']} s"))
+    if "scale" in r:
+        s = r["scale"]
+        rows.append((f"sensor tick, {s['files']} files", s["steady_tick_s"], "-", "-", "-", "-", f"first tick {s['first_tick_s']} s"))
+        rows.append((f"ingestctl status, {s['files']} partitions", s["status_command_s"], "-", "-", "-", "-", "whole command"))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |")
+        if i == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    print()
+    for key, value in r.get("ratios", {}).items():
+        print(f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
