@@ -11,6 +11,7 @@ its own status: a bad document never fails the others of its batch.
 from collections.abc import Iterator
 
 import dagster as dg
+import pyarrow as pa
 
 from ingestion_assets.chunking import chunker_version, tokenizer_fingerprint
 from ingestion_assets.parsing import PARSER_VERSION
@@ -18,7 +19,15 @@ from ingestion_assets.partitions import documents_partitions
 from ingestion_assets.phases import Batch, PhaseResult, chunk_phase, embed_phase, parse_phase
 from resources.document_source import DocumentSource
 from resources.embedding_model import EmbeddingModel, model_id_for, resolve_model_dir
-from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS, LanceDBStore
+from resources.lancedb_store import (
+    CHUNKS,
+    CHUNKS_SCHEMA,
+    DOCUMENTS,
+    DOCUMENTS_SCHEMA,
+    EMBEDDINGS,
+    LanceDBStore,
+    embeddings_schema,
+)
 from resources.settings import setting
 
 DOCUMENTS_KEY = dg.AssetKey(DOCUMENTS)
@@ -48,6 +57,10 @@ CODE_VERSIONS = {
 GROUP = "ingestion"
 MAX_LISTED_FAILURES = 50
 
+def _column_schema(schema: pa.Schema) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in schema])
+
+
 _specs = [
     dg.AssetSpec(
         DOCUMENTS_KEY,
@@ -57,6 +70,7 @@ _specs = [
         ),
         code_version=CODE_VERSIONS[DOCUMENTS_KEY],
         kinds={"pymupdf", "lancedb"},
+        metadata={"dagster/column_schema": _column_schema(DOCUMENTS_SCHEMA), "lancedb_table": DOCUMENTS},
         group_name=GROUP,
         skippable=True,
     ),
@@ -69,6 +83,7 @@ _specs = [
         ),
         code_version=CODE_VERSIONS[CHUNKS_KEY],
         kinds={"langchain", "lancedb"},
+        metadata={"dagster/column_schema": _column_schema(CHUNKS_SCHEMA), "lancedb_table": CHUNKS},
         group_name=GROUP,
         skippable=True,
     ),
@@ -81,6 +96,7 @@ _specs = [
         ),
         code_version=CODE_VERSIONS[EMBEDDINGS_KEY],
         kinds={"sentence-transformers", "lancedb"},
+        metadata={"dagster/column_schema": _column_schema(embeddings_schema(384)), "lancedb_table": EMBEDDINGS},
         group_name=GROUP,
         skippable=True,
     ),
@@ -140,6 +156,8 @@ def _report(
         rows = metadata.get("chunks", metadata.get("vectors", 1))
         if "preview" in metadata:
             metadata["preview"] = dg.MetadataValue.md(metadata["preview"])
+        if "source" in metadata:
+            metadata["source"] = dg.MetadataValue.path(metadata["source"])
         warnings = metadata.pop("warnings", None)
         if warnings:
             metadata["warnings"] = dg.MetadataValue.md("\n".join(f"- {w}" for w in warnings))

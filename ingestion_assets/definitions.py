@@ -4,7 +4,7 @@ import dagster as dg
 
 from ingestion_assets.assets import ingest_documents
 from ingestion_assets.checks import ingestion_checks
-from ingestion_assets.jobs import ingest_job, maintenance_job
+from ingestion_assets.jobs import ingest_job, ingest_job_celery, maintenance_job
 from ingestion_assets.purge import purge_job
 from ingestion_assets.report import ingestion_report, lancedb_maintenance
 from resources.document_source import document_source_from_env
@@ -17,7 +17,7 @@ from sensors.nightly_maintenance import nightly_maintenance
 defs = dg.Definitions(
     assets=[ingest_documents, lancedb_maintenance, ingestion_report],
     asset_checks=ingestion_checks,
-    jobs=[ingest_job, maintenance_job, purge_job],
+    jobs=[ingest_job, maintenance_job, purge_job, ingest_job_celery],
     sensors=[inbox_sensor],
     schedules=[nightly_backfill, nightly_maintenance],
     resources={
@@ -31,3 +31,8 @@ defs = dg.Definitions(
 def get_ingest_job() -> dg.JobDefinition:
     """Module-level handle so runs launched by `ingestctl` can be reconstructed by Dagster."""
     return defs.resolve_job_def("ingest_job")
+
+
+def get_ingest_job_celery() -> dg.JobDefinition:
+    """`ingest_job_celery`, reconstructable in a Celery worker."""
+    return defs.resolve_job_def("ingest_job_celery")

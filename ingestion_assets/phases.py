@@ -188,6 +188,7 @@ def parse_phase(batch: Batch, source: DocumentSource, store: LanceDBStore) -> Ph
             "content_hash": content_hash,
             "size_bytes": st.st_size,
             "reused_parse_of": reused_from or "",
+            "source": str(source.root.joinpath(*doc_id.split("/"))),
             "warnings": doc.warnings,
         }
     if rows:
