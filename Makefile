@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install demo test ui clean
+.PHONY: install demo test ui bench crash clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ test: install
 ## make ui: the Dagster UI and daemon (sensors, schedules) on http://127.0.0.1:3000
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+## make bench: the benchmark (N=200 documents, 100,000-file scale test); prints a table and writes bench/out/results.json
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## make crash: 10 random SIGKILLs during ingestion, each followed by recovery and an exact-rows check
+crash: install
+	$(BIN)/python bench/crash_trials.py --trials 10
 
 clean:
 	rm -rf $(VENV) .dagster_home data inbox
