@@ -20,6 +20,7 @@ defs = dg.Definitions(
     jobs=[ingest_job, maintenance_job, purge_job, ingest_job_celery],
     sensors=[inbox_sensor],
     schedules=[nightly_backfill, nightly_maintenance],
+    executor=dg.in_process_executor,
     resources={
         "source": document_source_from_env(),
         "lancedb": lancedb_store_from_env(),

@@ -8,7 +8,7 @@ from ingestion_assets.report import ingestion_report, lancedb_maintenance
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
-    selection=dg.AssetSelection.assets(ingest_documents).without_checks(),
+    selection=dg.AssetSelection.assets(ingest_documents),
     executor_def=dg.in_process_executor,
     description=(
         "Parse, chunk and embed a range of documents in one process: the model loads once and the "
@@ -18,8 +18,7 @@ ingest_job = dg.define_asset_job(
 
 maintenance_job = dg.define_asset_job(
     "maintenance_job",
-    selection=dg.AssetSelection.assets(lancedb_maintenance, ingestion_report)
-    | dg.AssetSelection.checks_for_assets(ingest_documents),
+    selection=dg.AssetSelection.assets(lancedb_maintenance, ingestion_report),
     executor_def=dg.in_process_executor,
     description="Indexes and optimize() on the LanceDB tables, the table-wide checks, then the ingestion report.",
 )
@@ -36,7 +35,7 @@ def _celery_config(_: dict) -> dict:
 
 ingest_job_celery = dg.define_asset_job(
     "ingest_job_celery",
-    selection=dg.AssetSelection.assets(ingest_documents).without_checks(),
+    selection=dg.AssetSelection.assets(ingest_documents),
     executor_def=celery_executor.configured(_celery_config, name="ingest_celery_executor", config_schema={}),
     description=(
         "ingest_job with its step executed by a Celery worker (`dagster-celery worker start`) on any "

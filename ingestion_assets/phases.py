@@ -187,7 +187,7 @@ def parse_phase(batch: Batch, source: DocumentSource, store: LanceDBStore) -> Ph
             "parse_seconds": round(time.perf_counter() - t0, 4),
             "content_hash": content_hash,
             "size_bytes": st.st_size,
-            "reused_parse_of": reused_from or "",
+            **({"reused_parse_of": reused_from} if reused_from else {}),
             "source": str(source.root.joinpath(*doc_id.split("/"))),
             "warnings": doc.warnings,
         }
@@ -246,8 +246,8 @@ def chunk_phase(batch: Batch, store: LanceDBStore, model: EmbeddingModel, chunke
 def _preview(chunks: list[Chunk], limit: int = 3) -> str:
     lines = ["| seq | pages | tokens | text |", "|---|---|---|---|"]
     for c in chunks[:limit]:
-        snippet = " ".join(c.text.split())[:160].replace("|", "\\|")
-        lines.append(f"| {c.seq} | {c.page_start}-{c.page_end} | {c.token_count} | {snippet} |")
+        snippet = " ".join(c.text.split())[:160].replace("`", "'").replace("|", "\\|")
+        lines.append(f"| {c.seq} | {c.page_start}-{c.page_end} | {c.token_count} | `{snippet}` |")
     if not chunks:
         lines.append("| - | - | 0 | (no text) |")
     return "\n".join(lines)
@@ -321,10 +321,11 @@ def embed_phase(batch: Batch, store: LanceDBStore, model: EmbeddingModel) -> Pha
         }
     result.seconds = time.perf_counter() - started
     result.metadata["__batch__"] = {
-        "embedded_chunks": len(todo),
+        "batch_documents": len(docs),
+        "batch_embedded_chunks": len(todo),
         "model_load_seconds": round(load_seconds, 3),
         "embed_seconds": round(embed_seconds, 3),
-        "chunks_per_second": round(len(todo) / embed_seconds, 1) if todo and embed_seconds else 0.0,
+        **({"chunks_per_second": round(len(todo) / embed_seconds, 1)} if todo and embed_seconds else {}),
     }
     return result
 

@@ -36,7 +36,13 @@ def load_sample_queries(path: str | Path) -> list[dict[str, Any]]:
 
 
 def recent_runs(instance: dg.DagsterInstance, limit: int = 10) -> list[dict[str, Any]]:
-    records = instance.get_run_records(filters=dg.RunsFilter(job_name="ingest_job"), limit=limit)
+    """The last ingestion runs, whether launched by the sensor, a schedule, ingestctl or the UI."""
+    phases = set(PHASE_KEYS)
+    records = [
+        r
+        for r in instance.get_run_records(limit=limit * 5)
+        if r.dagster_run.job_name == "ingest_job" or phases & set(r.dagster_run.asset_selection or ())
+    ][:limit]
     runs = []
     for record in records:
         tags = record.dagster_run.tags
@@ -114,24 +120,32 @@ def build_report(
 def report_markdown(report: dict[str, Any]) -> str:
     ready = "**yes**" if report["ready_for_queries"] else "**NO**"
     lines = [f"ready_for_queries: {ready} — {report['documents']} documents, model `{report['model']}`", ""]
+    lines += ["#### Documents per phase and state", ""]
     lines += ["| phase | materialized | failed | in progress | missing |", "|---|---|---|---|---|"]
     for phase, c in report["states"].items():
         lines.append(f"| {phase} | {c['materialized']} | {c['failed']} | {c['in progress']} | {c['missing']} |")
-    lines += ["", "| table | rows | version | fragments | indices |", "|---|---|---|---|---|"]
+    lines += ["", "#### LanceDB tables", ""]
+    lines += ["| table | rows | version | fragments | indices |", "|---|---|---|---|---|"]
     for name, t in report["tables"].items():
         lines.append(f"| {name} | {t['rows']} | {t['version']} | {t['fragments']} | {t['indices']} |")
-    lines += ["", "| check | passed | result |", "|---|---|---|"]
+    lines += ["", "#### Checks", ""]
+    lines += ["| check | passed | result |", "|---|---|---|"]
     for c in report["checks"]:
         lines.append(f"| {c['name']} | {'yes' if c['passed'] else 'NO'} | {c['summary']} |")
     if report["sample_queries"]:
-        lines += ["", "| sample query | hits | top document | score | expected found |", "|---|---|---|---|---|"]
+        lines += ["", "#### Sample queries", ""]
+        lines += ["| sample query | hits | top document | score | expected found |", "|---|---|---|---|---|"]
         for q in report["sample_queries"]:
             expected = "-" if q["expected_in_top3"] is None else ("yes" if q["expected_in_top3"] else "no")
-            lines.append(f"| {q['query']} | {q['hits']} | {q['top_doc']} | {q['top_score']} | {expected} |")
+            score = "-" if q["top_score"] is None else q["top_score"]
+            lines.append(f"| {q['query']} | {q['hits']} | {q['top_doc'] or '-'} | {score} | {expected} |")
     if report["recent_runs"]:
-        lines += ["", "| run | status | documents | trigger | seconds |", "|---|---|---|---|---|"]
+        lines += ["", "#### Recent ingestion runs", ""]
+        lines += ["| run | status | documents | trigger | seconds |", "|---|---|---|---|---|"]
         for r in report["recent_runs"]:
-            lines.append(f"| {r['run_id']} | {r['status']} | {r['first']} .. {r['last']} | {r['trigger']} | {r['seconds']} |")
+            span = f"{r['first']} .. {r['last']}" if r["last"] else (r["first"] or "-")
+            seconds = "-" if r["seconds"] is None else r["seconds"]
+            lines.append(f"| {r['run_id']} | {r['status']} | {span} | {r['trigger']} | {seconds} |")
     return "\n".join(lines)
 
 

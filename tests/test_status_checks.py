@@ -160,6 +160,6 @@ def test_maintenance_compacts_and_search_is_unchanged(instance, store, samples_i
     report = instance.get_latest_materialization_event(dg.AssetKey("ingestion_report")).asset_materialization
     assert report.metadata["ready_for_queries"].value is True
     checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-        [dg.AssetCheckKey(DOCUMENTS_KEY, "orphans")]
+        [dg.AssetCheckKey(dg.AssetKey("ingestion_report"), "orphans")]
     )
     assert checks
