@@ -49,10 +49,22 @@ def _alive(pid: int, since: float) -> bool:
 
 
 def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Report runs started on this host whose worker process is gone as failed; returns their ids."""
-    runs = instance.get_runs(
-        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags=host_tags()), limit=500
-    )
+    """Report runs started on this host whose worker process is gone as failed; returns their ids.
+
+    Only runs whose worker is a process of this host qualify: those of `ingestctl` (in-process)
+    and, with the DefaultRunLauncher, the daemon's subprocesses. Other launchers (Kubernetes,
+    Docker, Celery) run workers elsewhere and have health checks of their own.
+    """
+    from dagster._core.launcher import DefaultRunLauncher
+
+    local_launcher = isinstance(instance.run_launcher, DefaultRunLauncher)
+    runs = [
+        run
+        for run in instance.get_runs(
+            filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags=host_tags()), limit=500
+        )
+        if local_launcher or run.tags.get("ingest/trigger", "").startswith("ingestctl")
+    ]
     failed = []
     for run in runs:
         records = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_START, limit=1).records

@@ -38,6 +38,7 @@ DEFAULTS: dict[str, str] = {
     "INGEST_MAX_FILE_MB": "512",
     "INGEST_MAX_PAGES": "5000",
     "INGEST_MAX_PARSE_SECONDS": "300",
+    "INGEST_RUN_JOB": "ingest_job",
 }
 
 
