@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -209,14 +209,22 @@ def _drop_to_vectors(work: Path, inbox: Path, store) -> float:
 
 
 def scale_run(work: Path, n: int) -> dict:
-    """Sensor ticks and `ingestctl status` with `n` registered files, after one ranged run over all of
-    them materialised `documents` (so Dagster holds n materialised partitions and LanceDB n rows)."""
-    import dagster as dg
+    """Sensor ticks and `ingestctl status` with `n` registered files/partitions.
 
-    from ingestion_assets.assets import DOCUMENTS_KEY
-    from ingestion_assets.definitions import defs
+    The files are tiny and nothing is embedded: after the first tick registers the partitions,
+    the `documents` rows of all files are written in one commit (what a completed ingestion leaves
+    for the sensor to compare against), then a steady-state tick and `ingestctl status` are timed.
+    Materialising n partitions through a run is not done here: Dagster logs one planned event per
+    partition and asset when a run is created, about 10 ms each on SQLite on this machine.
+    """
+    import hashlib
+
+    import dagster as dg
+    import pyarrow as pa
+
+    from ingestion_assets.parsing import PARSER_VERSION
     from resources.document_source import DocumentSource
-    from resources.lancedb_store import LanceDBStore
+    from resources.lancedb_store import DOCUMENTS, DOCUMENTS_SCHEMA, LanceDBStore
     from sensors.inbox_sensor import inbox_sensor
 
     home, db, inbox = _home(work / "scale-home"), work / "scale-db", work / "scale-inbox"
@@ -229,7 +237,9 @@ def scale_run(work: Path, n: int) -> dict:
     create_s = time.perf_counter() - t0
     os.environ.update(_env(home, db, inbox, INGEST_DEBOUNCE_S="0"))
     instance = dg.DagsterInstance.from_config(str(home))
-    resources = {"source": DocumentSource(root_dir=str(inbox)), "lancedb": LanceDBStore(uri=str(db))}
+    source = DocumentSource(root_dir=str(inbox))
+    store = LanceDBStore(uri=str(db))
+    resources = {"source": source, "lancedb": store}
 
     def tick() -> tuple[float, dg.SensorResult]:
         context = dg.build_sensor_context(instance=instance, resources=resources)
@@ -242,18 +252,36 @@ def scale_run(work: Path, n: int) -> dict:
     for request in first.dynamic_partitions_requests:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     register_s = time.perf_counter() - t0
-    keys = instance.get_dynamic_partitions("documents")
+
     t0 = time.perf_counter()
-    job = defs.resolve_job_def("ingest_job").get_subset(asset_selection={DOCUMENTS_KEY}, asset_check_selection=set())
-    job.execute_in_process(
-        instance=instance,
-        resources=resources,
-        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-    )
-    documents_run_s = time.perf_counter() - t0
-    steady_s, steady = tick()
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    rows = []
+    for file in source.scan().files:
+        data = file.path.read_bytes()
+        rows.append(
+            {
+                "doc_id": file.key,
+                "source_uri": file.path.as_uri(),
+                "content_hash": hashlib.sha256(data).hexdigest(),
+                "size_bytes": file.size_bytes,
+                "mtime": epoch + timedelta(microseconds=file.mtime_ns // 1000),
+                "format": "txt",
+                "page_count": 1,
+                "text": data.decode(),
+                "page_offsets": [0],
+                "parser_version": PARSER_VERSION,
+                "ingested_at": datetime.now(timezone.utc),
+                "warnings": [],
+            }
+        )
+    store.replace_documents_rows(DOCUMENTS, pa.Table.from_pylist(rows, schema=DOCUMENTS_SCHEMA), [r["doc_id"] for r in rows])
+    rows_s = time.perf_counter() - t0
+
+    steady = [tick() for _ in range(3)]
+    steady_s = sorted(t for t, _ in steady)[1]
     status, _ = measure([PY, "-m", "ingestctl", "status", "--json"], _env(home, db, inbox))
+    status_text, stdout = measure([PY, "-m", "ingestctl", "status"], _env(home, db, inbox))
+    summary = next((l for l in stdout.splitlines() if " document(s) — " in l), "")
     instance.dispose()
     return {
         "files": n,
@@ -261,10 +289,12 @@ def scale_run(work: Path, n: int) -> dict:
         "first_tick_s": round(first_s, 2),
         "first_tick_runs": len(first.run_requests),
         "register_partitions_s": round(register_s, 1),
-        "documents_run_s": round(documents_run_s, 1),
+        "write_documents_rows_s": round(rows_s, 1),
         "steady_tick_s": round(steady_s, 2),
-        "steady_tick_runs": len(steady.run_requests or []),
-        "status_command_s": status["wall_s"],
+        "steady_tick_runs": len(steady[-1][1].run_requests or []),
+        "status_json_command_s": status["wall_s"],
+        "status_command_s": status_text["wall_s"],
+        "status_summary": summary,
     }
 
 
@@ -366,7 +396,7 @@ def print_table(r: dict) -> None:
     if "scale" in r:
         s = r["scale"]
         rows.append((f"sensor tick, {s['files']} files", s["steady_tick_s"], "-", "-", "-", "-", f"first tick {s['first_tick_s']} s"))
-        rows.append((f"ingestctl status, {s['files']} partitions", s["status_command_s"], "-", "-", "-", "-", "whole command"))
+        rows.append((f"ingestctl status, {s['files']} partitions", s["status_command_s"], "-", "-", "-", "-", f"whole command; --json {s['status_json_command_s']} s"))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for i, row in enumerate(rows):
         print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 
@@ -44,11 +45,15 @@ def print_status_table(statuses, show_phases: bool = False) -> None:
         return
     width = min(60, max(len(s.doc_id) for s in statuses))
     if show_phases:
-        print(f"{'document':<{width}}  {'documents':<12}  {'chunks':<12}  {'embeddings':<12}  {'#chunks':>7}  {'last materialized':<25}  error / warnings")
+        lines = [f"{'document':<{width}}  {'documents':<12}  {'chunks':<12}  {'embeddings':<12}  {'#chunks':>7}  {'last materialized':<25}  error / warnings"]
         for s in statuses:
             chunks = "" if s.chunks is None else str(s.chunks)
-            phases = "  ".join(f"{s.phases[p]:<12}" for p in ("documents", "chunks", "embeddings"))
-            print(f"{s.doc_id:<{width}}  {phases}  {chunks:>7}  {s.last_materialized or '-':<25}  {_remark(s)}")
+            p = s.phases
+            lines.append(
+                f"{s.doc_id:<{width}}  {p['documents']:<12}  {p['chunks']:<12}  {p['embeddings']:<12}  "
+                f"{chunks:>7}  {s.last_materialized or '-':<25}  {_remark(s)}"
+            )
+        sys.stdout.write("\n".join(lines) + "\n")
         return
     print(f"{'document':<{width}}  {'reached':<10}  {'chunks':>6}  error / warnings")
     for s in statuses:

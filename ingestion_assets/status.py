@@ -84,32 +84,49 @@ def _latest_materializations(instance: dg.DagsterInstance, doc_ids: Sequence[str
     return latest
 
 
-def _stored_state(store: LanceDBStore) -> tuple[dict[str, tuple], dict[str, tuple[int, set]], dict[str, set]]:
-    """Per document: (ingested_at, parser_version, warnings); (chunk count, chunkers); embedding models."""
-    docs = store.read(DOCUMENTS, ["doc_id", "ingested_at", "parser_version", "warnings"])
-    documents = {}
-    if docs.num_rows:
-        documents = {
-            d: (t, p, w)
-            for d, t, p, w in zip(
-                *(docs.column(c).to_pylist() for c in ("doc_id", "ingested_at", "parser_version", "warnings")),
-                strict=True,
-            )
-        }
-    chunks: dict[str, tuple[int, set]] = {}
-    rows = store.read(CHUNKS, ["doc_id", "chunker"])
-    if rows.num_rows:
-        grouped = rows.group_by(["doc_id", "chunker"]).aggregate([("doc_id", "count")])
-        for d, c, n in zip(*(grouped.column(x).to_pylist() for x in ("doc_id", "chunker", "doc_id_count")), strict=True):
-            count, versions = chunks.get(d, (0, set()))
-            chunks[d] = (count + n, versions | {c})
-    models: dict[str, set] = {}
-    rows = store.read(EMBEDDINGS, ["doc_id", "model"])
-    if rows.num_rows:
-        grouped = rows.group_by(["doc_id", "model"]).aggregate([])
-        for d, m in zip(grouped.column("doc_id").to_pylist(), grouped.column("model").to_pylist(), strict=True):
-            models.setdefault(d, set()).add(m)
-    return documents, chunks, models
+@dataclass
+class StoredState:
+    """What LanceDB holds per document, read column-wise (fast at 100,000 documents)."""
+
+    ingested_at: dict[str, str]
+    stale_parse: set[str]
+    warnings: dict[str, list[str]]
+    chunk_counts: dict[str, int]
+    stale_chunks: set[str]
+    stale_vectors: set[str]
+
+    @classmethod
+    def read(cls, store: LanceDBStore) -> StoredState:
+        import pyarrow.compute as pc
+
+        docs = store.read(DOCUMENTS, ["doc_id", "ingested_at", "parser_version", "warnings"])
+        ingested_at: dict[str, str] = {}
+        stale_parse: set[str] = set()
+        warnings: dict[str, list[str]] = {}
+        if docs.num_rows:
+            ids = docs.column("doc_id")
+            when = pc.strftime(docs.column("ingested_at"), format="%Y-%m-%dT%H:%M:%S+00:00")
+            ingested_at = dict(zip(ids.to_pylist(), when.to_pylist(), strict=True))
+            stale_parse = set(ids.filter(pc.not_equal(docs.column("parser_version"), PARSER_VERSION)).to_pylist())
+            has_warnings = pc.fill_null(pc.greater(pc.list_value_length(docs.column("warnings")), 0), False)
+            with_warnings = docs.filter(has_warnings)
+            warnings = dict(zip(with_warnings.column("doc_id").to_pylist(), with_warnings.column("warnings").to_pylist(), strict=True))
+        chunk_counts: dict[str, int] = {}
+        stale_chunks: set[str] = set()
+        rows = store.read(CHUNKS, ["doc_id", "chunker"])
+        if rows.num_rows:
+            counts = rows.group_by("doc_id").aggregate([("doc_id", "count")])
+            chunk_counts = dict(zip(counts.column("doc_id").to_pylist(), counts.column("doc_id_count").to_pylist(), strict=True))
+            stale_chunks = set(rows.filter(pc.not_equal(rows.column("chunker"), CHUNKER_VERSION)).column("doc_id").unique().to_pylist())
+        stale_vectors: set[str] = set()
+        rows = store.read(EMBEDDINGS, ["doc_id", "model"])
+        if rows.num_rows:
+            stale_vectors = set(rows.filter(pc.not_equal(rows.column("model"), MODEL_ID)).column("doc_id").unique().to_pylist())
+        return cls(ingested_at, stale_parse, warnings, chunk_counts, stale_chunks, stale_vectors)
+
+    @classmethod
+    def empty(cls) -> StoredState:
+        return cls({}, set(), {}, {}, set(), set())
 
 
 def document_statuses(
@@ -120,27 +137,23 @@ def document_statuses(
     statuses = phase_statuses(instance, doc_ids)
     failed = {key: [d for d, s in statuses[key].items() if s == Status.FAILED] for key in PHASE_KEYS}
     errors = latest_errors(instance, failed)
-    documents, chunks, models = _stored_state(store) if store is not None else ({}, {}, {})
+    stored = StoredState.read(store) if store is not None else StoredState.empty()
     detailed = _latest_materializations(instance, doc_ids) if len(doc_ids) <= DETAILED_LOOKUP_LIMIT else {}
+    by_phase = [(name, statuses[key], stale) for name, key, stale in zip(
+        PHASES, PHASE_KEYS, (stored.stale_parse, stored.stale_chunks, stored.stale_vectors), strict=True
+    )]
     result = []
     for doc_id in doc_ids:
-        phases = {key.to_user_string(): STATE_NAMES[statuses[key].get(doc_id)] for key in PHASE_KEYS}
-        stale = {
-            "documents": doc_id in documents and documents[doc_id][1] != PARSER_VERSION,
-            "chunks": bool(chunks.get(doc_id, (0, set()))[1] - {CHUNKER_VERSION}),
-            "embeddings": bool(models.get(doc_id, set()) - {MODEL_ID}),
-        }
-        for phase, is_stale in stale.items():
-            if is_stale and phases[phase] == "materialized":
-                phases[phase] = "stale"
-        count = chunks.get(doc_id, (0, set()))[0] if phases["chunks"] in ("materialized", "stale") else None
+        phases = {}
+        for name, status, stale in by_phase:
+            state = STATE_NAMES[status.get(doc_id)]
+            phases[name] = "stale" if state == "materialized" and doc_id in stale else state
+        count = stored.chunk_counts.get(doc_id, 0) if phases["chunks"] in ("materialized", "stale") else None
         if doc_id in detailed:
-            when = datetime.fromtimestamp(detailed[doc_id], timezone.utc)
+            last = datetime.fromtimestamp(detailed[doc_id], timezone.utc).isoformat(timespec="seconds")
         else:
-            when = documents.get(doc_id, (None,))[0]
-        last = when.isoformat(timespec="seconds") if when else None
-        warnings = list(documents.get(doc_id, (None, None, None))[2] or [])
-        result.append(DocumentStatus(doc_id, phases, count, last, errors.get(doc_id), warnings))
+            last = stored.ingested_at.get(doc_id)
+        result.append(DocumentStatus(doc_id, phases, count, last, errors.get(doc_id), stored.warnings.get(doc_id, [])))
     return result
 
 
