@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if "baseline" in only:
         report, stdout = measure(
-            [str(REPO / "bench" / "baseline.py"), str(corpus), "--lancedb", str(work / "baseline-db"), "--json"],
+            [PY, str(REPO / "bench" / "baseline.py"), str(corpus), "--lancedb", str(work / "baseline-db"), "--json"],
             _env(work, work / "baseline-db", corpus),
         )
         detail = json.loads(next(l for l in stdout.splitlines() if l.startswith("{")))
