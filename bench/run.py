@@ -151,11 +151,10 @@ def daemon_run(corpus: Path, work: Path, docs: int) -> dict:
                     raise RuntimeError("the daemon did not tick its sensor within 120 s")
                 time.sleep(0.5)
             staging = work / "daemon-staging"
-            shutil.copytree(corpus, staging)
+            shutil.copytree(corpus, staging / "corpus")
             started = time.monotonic()
             since = datetime.now(timezone.utc)
-            for entry in staging.iterdir():
-                entry.rename(inbox / entry.name)
+            (staging / "corpus").rename(inbox / "corpus")
             from resources.lancedb_store import EMBEDDINGS, LanceDBStore
 
             store = LanceDBStore(uri=str(db))
