@@ -168,6 +168,8 @@ def daemon_run(corpus: Path, work: Path, docs: int) -> dict:
                     raise RuntimeError("daemon ingestion did not finish within an hour")
                 time.sleep(1)
             wall = time.monotonic() - started
+            corpus_chunks = chunk_count(db)
+            facts = run_facts(home, since)
             latency = _drop_to_vectors(work, inbox, store)
         finally:
             os.killpg(daemon.pid, signal.SIGTERM)
@@ -178,8 +180,8 @@ def daemon_run(corpus: Path, work: Path, docs: int) -> dict:
     return {
         "wall_s": round(wall, 2),
         "peak_rss_mb": round(peak, 1),
-        "chunks": chunk_count(db),
-        **run_facts(home, since),
+        "chunks": corpus_chunks,
+        **facts,
         "ten_page_pdf_drop_to_vectors_s": latency,
         "sensor_interval_s": int(env["INGEST_SENSOR_INTERVAL_S"]),
     }
