@@ -96,10 +96,9 @@ def test_file_modified_while_read_is_refused(tmp_path):
         _read_exact(path, content_hash)
 
 
-def test_page_and_time_limits_fail_only_the_offending_document(instance, store, inbox, monkeypatch):
+def test_page_and_time_limits_fail_only_the_offending_document(instance, store, inbox):
     (inbox / "a-manual.pdf").write_bytes(hostile_corpus.big_pdf(2000))
     (inbox / "b-note.txt").write_text("A small note about harbour seals.")
-    monkeypatch.setenv("INGEST_MAX_PAGES", "1000")
     from ingestion_assets.definitions import defs
 
     source = DocumentSource(root_dir=str(inbox), max_pages=1000)
@@ -119,7 +118,7 @@ def test_page_and_time_limits_fail_only_the_offending_document(instance, store, 
     slow = DocumentSource(root_dir=str(inbox), max_parse_seconds=0.05)
     defs.resolve_job_def("ingest_job").execute_in_process(
         instance=instance,
-        tags={"dagster/partition": "a-manual.pdf"} if False else {"dagster/asset_partition_range_start": "a-manual.pdf", "dagster/asset_partition_range_end": "a-manual.pdf"},
+        tags={"dagster/asset_partition_range_start": "a-manual.pdf", "dagster/asset_partition_range_end": "a-manual.pdf"},
         resources={"source": slow},
         raise_on_error=False,
     )
