@@ -39,6 +39,7 @@ DEFAULTS: dict[str, str] = {
     "INGEST_MAX_PAGES": "5000",
     "INGEST_MAX_PARSE_SECONDS": "300",
     "INGEST_RUN_JOB": "ingest_job",
+    "INGEST_AUTOMATION": "on",
 }
 
 
@@ -59,3 +60,8 @@ def int_from_env(name: str) -> int | dg.EnvVar:
 def float_from_env(name: str) -> float | dg.EnvVar:
     """A float setting; `EnvVar` has no float form, so a set variable is read at load time."""
     return float(setting(name))
+
+
+def automation_running() -> bool:
+    """Whether the sensor and schedules start RUNNING (INGEST_AUTOMATION=on, the default) or STOPPED."""
+    return setting("INGEST_AUTOMATION").strip().lower() not in ("off", "false", "0", "stopped")

@@ -12,7 +12,7 @@ from ingestion_assets.purge import purge_job
 from ingestion_assets.run_health import fail_dead_runs, host_tags
 from resources.document_source import DocumentSource
 from resources.lancedb_store import LanceDBStore
-from resources.settings import setting
+from resources.settings import automation_running, setting
 from sensors.inbox_changes import detect_changes
 
 
@@ -20,7 +20,7 @@ from sensors.inbox_changes import detect_changes
     name="inbox_sensor",
     jobs=[ingest_job, ingest_job_celery, purge_job],
     minimum_interval_seconds=int(setting("INGEST_SENSOR_INTERVAL_S")),
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=dg.DefaultSensorStatus.RUNNING if automation_running() else dg.DefaultSensorStatus.STOPPED,
     description=(
         "Watches INGEST_SOURCE_DIR. New files get a partition and are ingested in batched ranged "
         "runs; changed files (size/mtime, then sha256) are re-ingested; deleted files lose their "

@@ -6,7 +6,7 @@ from ingestion_assets.planning import StoredVersions, phase_statuses, phases_nee
 from ingestion_assets.run_health import fail_dead_runs, host_tags
 from resources.document_source import DocumentSource
 from resources.lancedb_store import LanceDBStore
-from resources.settings import setting
+from resources.settings import automation_running, setting
 
 
 def finish_everything_requests(
@@ -37,7 +37,7 @@ RUN_JOB = ingest_job_celery if setting("INGEST_RUN_JOB") == ingest_job_celery.na
     job=RUN_JOB,
     cron_schedule=setting("INGEST_NIGHTLY_CRON"),
     execution_timezone=setting("INGEST_TIMEZONE"),
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+    default_status=dg.DefaultScheduleStatus.RUNNING if automation_running() else dg.DefaultScheduleStatus.STOPPED,
     description=(
         "Finish everything: materialise exactly the phases that are missing, failed or stale "
         "(parser, chunker or model changed) for every document, in batched ranged runs. Runs "

@@ -200,3 +200,23 @@ def test_nightly_selects_failed_missing_and_stale_only(instance, store, inbox):
     assert schedule_requests(instance, inbox, store) == []
     models = {r["model"] for r in store.read(EMBEDDINGS, ["model"]).to_pylist()}
     assert models == {"sentence-transformers/all-MiniLM-L6-v2"}
+
+
+@pytest.mark.parametrize("value, expected", [(None, "RUNNING"), ("off", "STOPPED")])
+def test_sensor_and_schedules_default_status(value, expected):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {k: v for k, v in os.environ.items() if k != "INGEST_AUTOMATION"}
+    if value:
+        env["INGEST_AUTOMATION"] = value
+    code = (
+        "from ingestion_assets.definitions import defs\n"
+        "print(defs.resolve_sensor_def('inbox_sensor').default_status.value,"
+        " defs.resolve_schedule_def('nightly_backfill').default_status.value,"
+        " defs.resolve_schedule_def('nightly_maintenance').default_status.value)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [expected] * 3
