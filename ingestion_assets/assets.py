@@ -8,10 +8,19 @@ its own status: a bad document never fails the others of its batch.
 
 
 
+import hashlib
 from collections.abc import Iterator
 
 import dagster as dg
 import pyarrow as pa
+from dagster._core.definitions.data_version import (
+    CODE_VERSION_TAG,
+    DATA_VERSION_TAG,
+    NULL_EVENT_POINTER,
+    get_input_data_version_tag,
+    get_input_event_pointer_tag,
+)
+from dagster._core.events import DagsterEventType
 
 from ingestion_assets.chunking import chunker_version, tokenizer_fingerprint
 from ingestion_assets.parsing import PARSER_VERSION
@@ -145,12 +154,45 @@ def ingest_documents(
         )
 
 
+UPSTREAM = {CHUNKS_KEY: DOCUMENTS_KEY, EMBEDDINGS_KEY: CHUNKS_KEY}
+
+
+def _data_version(key: dg.AssetKey, batch: Batch, doc_id: str) -> str:
+    """What a phase produced for a document: content hash, chunk ids, or chunk ids and model."""
+    if key == DOCUMENTS_KEY:
+        return batch.fingerprints[doc_id]["content_hash"][:24]
+    ids = "\n".join(c.chunk_id for c in batch.chunks.get(doc_id, []))
+    salt = MODEL_ID if key == EMBEDDINGS_KEY else ""
+    return hashlib.sha256(f"{salt}\n{ids}".encode()).hexdigest()[:24]
+
+
+def _lineage_tags(context: dg.AssetExecutionContext, key: dg.AssetKey, batch: Batch, documents: list[str]) -> dict:
+    """Data-version tags per document, so the UI knows which upstream materialisation each
+    downstream one was computed from (what Dagster adds itself when an asset returns an output)."""
+    upstream = UPSTREAM.get(key)
+    pointers = {}
+    if upstream is not None and documents:
+        pointers = context.instance.event_log_storage.get_latest_storage_id_by_partition(
+            upstream, DagsterEventType.ASSET_MATERIALIZATION, partitions=set(documents)
+        )
+    tags = {}
+    for doc_id in documents:
+        doc_tags = {CODE_VERSION_TAG: CODE_VERSIONS[key], DATA_VERSION_TAG: _data_version(key, batch, doc_id)}
+        if upstream is not None:
+            pointer = pointers.get(doc_id)
+            doc_tags[get_input_data_version_tag(upstream)] = _data_version(upstream, batch, doc_id)
+            doc_tags[get_input_event_pointer_tag(upstream)] = str(pointer) if pointer else NULL_EVENT_POINTER
+        tags[doc_id] = doc_tags
+    return tags
+
+
 def _report(
     context: dg.AssetExecutionContext, key: dg.AssetKey, batch: Batch, result: PhaseResult
 ) -> Iterator[dg.AssetMaterialization]:
-    """One materialization per document that completed the phase, tagged with the code version."""
+    """One materialization per document that completed the phase, tagged with its lineage."""
     batch_metadata = result.metadata.pop("__batch__", {})
     documents = [d for d in batch.doc_ids if d in result.metadata]
+    lineage = _lineage_tags(context, key, batch, documents)
     for doc_id in documents:
         metadata = dict(result.metadata[doc_id])
         rows = metadata.get("chunks", metadata.get("vectors", 1))
@@ -172,7 +214,7 @@ def _report(
                 "lancedb_table_version": result.table_version or 0,
                 "phase_seconds": round(result.seconds, 3),
             },
-            tags={"dagster/code_version": CODE_VERSIONS[key]},
+            tags=lineage[doc_id],
         )
     failed_here = sum(1 for f in batch.failures.values() if f.phase == key.to_user_string())
     context.log.info(

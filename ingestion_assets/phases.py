@@ -202,9 +202,10 @@ def _load_texts(batch: Batch, store: LanceDBStore) -> None:
     missing = [d for d in batch.remaining if d not in batch.texts]
     if not missing:
         return
-    stored = store.read_documents_rows(DOCUMENTS, missing, ["doc_id", "text", "page_offsets"]).to_pylist()
+    stored = store.read_documents_rows(DOCUMENTS, missing, ["doc_id", "text", "page_offsets", "content_hash"]).to_pylist()
     for row in stored:
         batch.texts[row["doc_id"]] = (row["text"] or "", list(row["page_offsets"] or [0]))
+        batch.fingerprints.setdefault(row["doc_id"], {})["content_hash"] = row["content_hash"]
     for doc_id in missing:
         if doc_id not in batch.texts:
             batch.fail(doc_id, CHUNKS, "no parsed text in LanceDB; materialise `documents` first")

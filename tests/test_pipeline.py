@@ -166,3 +166,27 @@ def test_later_phases_reuse_stored_results(instance, store, samples_inbox, phase
 
     assert _rows(store, DOCUMENTS, ["doc_id", "ingested_at"]) == before
     assert len(_rows(store, EMBEDDINGS, ["chunk_id"])) == len(_rows(store, CHUNKS, ["chunk_id"]))
+
+
+def test_lineage_tags_keep_the_ui_in_sync(instance, store, samples_inbox):
+    """Each materialisation records the upstream data version it was computed from, so the UI
+    shows phases as fresh, and `chunks` as stale once `documents` changed underneath it."""
+    import dagster as dg
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+    from dagster._core.loader import LoadingContextForTest
+
+    from ingestion_assets.definitions import defs
+
+    keys = sample_keys(samples_inbox)
+    materialize(instance, keys)
+
+    def stale_status(asset: str, key: str) -> StaleStatus:
+        resolver = CachingStaleStatusResolver(instance, defs.resolve_asset_graph(), LoadingContextForTest(instance))
+        return resolver.get_status(dg.AssetKey(asset), key)
+
+    assert {stale_status(a, k) for a in ("documents", "chunks", "embeddings") for k in keys} == {StaleStatus.FRESH}
+
+    (samples_inbox / "tidal-energy.txt").write_text("A much shorter text about a tidal barrage.")
+    assert materialize(instance, ["tidal-energy.txt"], [dg.AssetKey("documents")]).success
+    assert stale_status("chunks", "tidal-energy.txt") == StaleStatus.STALE
+    assert stale_status("chunks", "beekeeping.md") == StaleStatus.FRESH
