@@ -5,6 +5,7 @@ from dagster_celery import celery_executor
 
 from ingestion_assets.assets import ingest_documents
 from ingestion_assets.report import ingestion_report, lancedb_maintenance
+from resources.settings import setting
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
@@ -42,3 +43,6 @@ ingest_job_celery = dg.define_asset_job(
         "machine sharing the PostgreSQL instance; broker and result backend: INGEST_CELERY_BROKER."
     ),
 )
+
+run_job = ingest_job_celery if setting("INGEST_RUN_JOB") == ingest_job_celery.name else ingest_job
+"""The job the sensor and the nightly backfill launch (INGEST_RUN_JOB)."""

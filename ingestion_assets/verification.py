@@ -14,7 +14,7 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from ingestion_assets.assets import CHUNKS_KEY, DOCUMENTS_KEY, EMBEDDINGS_KEY, PHASE_KEYS
+from ingestion_assets.assets import DOCUMENTS_KEY, EMBEDDINGS_KEY, PHASE_KEYS
 from ingestion_assets.partitions import documents_partitions
 from ingestion_assets.planning import Status
 from resources.document_source import DocumentSource

@@ -5,7 +5,7 @@ import time
 import dagster as dg
 
 from ingestion_assets.assets import PHASE_KEYS
-from ingestion_assets.jobs import ingest_job, ingest_job_celery
+from ingestion_assets.jobs import ingest_job, ingest_job_celery, run_job
 from ingestion_assets.partitions import documents_partitions
 from ingestion_assets.planning import PARTITION_ADD_CHUNK, plan_runs
 from ingestion_assets.purge import purge_job
@@ -45,7 +45,7 @@ def inbox_sensor(
     plans = plan_runs(changes.partition_order, needed, int(setting("INGEST_MAX_DOCS_PER_RUN")))
     run_requests = [
         dg.RunRequest(
-            job_name=ingest_job_celery.name if setting("INGEST_RUN_JOB") == ingest_job_celery.name else ingest_job.name,
+            job_name=run_job.name,
             run_key="ingest:" + _digest(f"{key}\0{changes.to_ingest[key]}" for key in plan.keys),
             asset_selection=list(plan.asset_keys),
             asset_check_keys=[],

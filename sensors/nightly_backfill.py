@@ -1,6 +1,6 @@
 import dagster as dg
 
-from ingestion_assets.jobs import ingest_job, ingest_job_celery
+from ingestion_assets.jobs import run_job
 from ingestion_assets.partitions import documents_partitions
 from ingestion_assets.planning import StoredVersions, phase_statuses, phases_needed, plan_runs
 from ingestion_assets.run_health import fail_dead_runs, host_tags
@@ -29,12 +29,9 @@ def finish_everything_requests(
     ]
 
 
-RUN_JOB = ingest_job_celery if setting("INGEST_RUN_JOB") == ingest_job_celery.name else ingest_job
-
-
 @dg.schedule(
     name="nightly_backfill",
-    job=RUN_JOB,
+    job=run_job,
     cron_schedule=setting("INGEST_NIGHTLY_CRON"),
     execution_timezone=setting("INGEST_TIMEZONE"),
     default_status=dg.DefaultScheduleStatus.RUNNING if automation_running() else dg.DefaultScheduleStatus.STOPPED,

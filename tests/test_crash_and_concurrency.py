@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
 from collections import Counter
 
-import dagster as dg
 import pytest
 
 from bench.crash_trials import run_trials
 from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS
-from tests.conftest import REPO, SAMPLES, sample_keys, statuses
+from tests.conftest import REPO, sample_keys, statuses
 
 pytestmark = pytest.mark.slow
 

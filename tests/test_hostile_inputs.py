@@ -8,8 +8,6 @@ import subprocess
 import sys
 from collections import Counter
 
-import dagster as dg
-import pymupdf
 import pytest
 
 from ingestion_assets.parsing import ParseError

@@ -10,14 +10,14 @@ import pyarrow as pa
 import pytest
 
 from ingestion_assets import verification
-from ingestion_assets.assets import DOCUMENTS_KEY, MODEL_ID, PHASE_KEYS
+from ingestion_assets.assets import MODEL_ID, PHASE_KEYS
 from ingestion_assets.definitions import defs
 from ingestion_assets.report import build_report
 from ingestion_assets.search import search
 from ingestion_assets.status import document_statuses
 from resources.document_source import DocumentSource
 from resources.embedding_model import EmbeddingModel
-from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS
+from resources.lancedb_store import CHUNKS, EMBEDDINGS
 from tests.conftest import SAMPLES, materialize, sample_keys
 
 
