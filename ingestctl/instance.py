@@ -1,13 +1,24 @@
-"""The Dagster instance the CLI records its runs in: the same one `dagster dev` shows."""
+"""What every `ingestctl` command works with: the Dagster instance `dagster dev` shows, and the configured resources."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import sys
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
+
+from resources.settings import IngestSettings
+
+if TYPE_CHECKING:
+    from ingestion_assets.phase_versions import PhaseVersions
+    from resources.document_source import DocumentSource
+    from resources.embedding_model import EmbeddingModel
+    from resources.lancedb_store import LanceDBStore
 
 DEFAULT_HOME = ".dagster_home"
 
@@ -32,6 +43,36 @@ def get_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def resolved(resource):
-    """A resource with its `EnvVar` fields resolved, for use outside a run."""
-    return resource.process_config_and_initialize()
+@dataclass(frozen=True)
+class CliContext:
+    """The settings of this invocation, the resources they configure, and the run config that
+    applies the invocation's overrides to the runs it launches (resources, never the environment)."""
+
+    settings: IngestSettings
+    run_config: dict[str, Any]
+
+    @classmethod
+    def from_env(cls, source_dir: str | None = None) -> CliContext:
+        settings = IngestSettings.from_env()
+        if source_dir is None:
+            return cls(settings, {})
+        run_config = {"resources": {"source": {"config": {"root_dir": source_dir}}}}
+        return cls(settings.override(source_dir=source_dir), run_config)
+
+    @cached_property
+    def source(self) -> DocumentSource:
+        return self.settings.document_source().process_config_and_initialize()
+
+    @cached_property
+    def store(self) -> LanceDBStore:
+        return self.settings.lancedb_store().process_config_and_initialize()
+
+    @cached_property
+    def embedder(self) -> EmbeddingModel:
+        return self.settings.embedding_model().process_config_and_initialize()
+
+    @cached_property
+    def versions(self) -> PhaseVersions:
+        from ingestion_assets.phase_versions import PhaseVersions
+
+        return PhaseVersions.of(self.embedder)

@@ -6,20 +6,19 @@ import json
 import sys
 import time
 
-from ingestctl.instance import get_instance, resolved
+from ingestctl.instance import CliContext, get_instance
 
 
 def run_status(doc_ids: list[str], as_json: bool, failed_only: bool) -> int:
     started = time.perf_counter()
     instance = get_instance()
+    cli = CliContext.from_env()
     from ingestctl.runs import print_status_table
-    from ingestion_assets.partitions import documents_partitions
+    from ingestion_assets.planning import registered_partitions
     from ingestion_assets.status import document_statuses, summarize
-    from resources.lancedb_store import lancedb_store_from_env
 
-    store = resolved(lancedb_store_from_env())
-    keys = list(doc_ids) or list(instance.get_dynamic_partitions(documents_partitions.name))
-    statuses = document_statuses(instance, keys, store)
+    keys = list(doc_ids) or registered_partitions(instance)
+    statuses = document_statuses(instance, keys, cli.store, cli.versions)
     if failed_only:
         statuses = [s for s in statuses if "failed" in s.phases.values()]
     summary = summarize(statuses)
@@ -34,11 +33,10 @@ def run_status(doc_ids: list[str], as_json: bool, failed_only: bool) -> int:
 
 def run_search(query: str, k: int, hybrid: bool, as_json: bool) -> int:
     from ingestion_assets.search import SearchUnavailable, search
-    from resources.embedding_model import embedding_model_from_env
-    from resources.lancedb_store import lancedb_store_from_env
 
+    cli = CliContext.from_env()
     try:
-        hits = search(resolved(lancedb_store_from_env()), resolved(embedding_model_from_env()), query, k, hybrid)
+        hits = search(cli.store, cli.embedder, query, k, hybrid)
     except SearchUnavailable as exc:
         print(f"ingestctl search: {exc}", file=sys.stderr)
         return 1
@@ -55,19 +53,9 @@ def run_search(query: str, k: int, hybrid: bool, as_json: bool) -> int:
 
 def run_report(as_json: bool) -> int:
     instance = get_instance()
-    from ingestion_assets.report import build_report, report_markdown
-    from resources.document_source import document_source_from_env
-    from resources.embedding_model import embedding_model_from_env
-    from resources.lancedb_store import lancedb_store_from_env
-    from resources.settings import setting
+    cli = CliContext.from_env()
+    from ingestion_assets.report import ReportSettings, build_report, report_markdown
 
-    report = build_report(
-        instance,
-        resolved(lancedb_store_from_env()),
-        resolved(document_source_from_env()),
-        resolved(embedding_model_from_env()),
-        setting("INGEST_SAMPLE_QUERIES"),
-        float(setting("INGEST_MAX_DRIFT_PCT")),
-    )
+    report = build_report(instance, cli.store, cli.source, cli.embedder, ReportSettings.of(cli.settings))
     print(json.dumps(report, indent=2, default=str) if as_json else report_markdown(report))
     return 0 if report["ready_for_queries"] else 1

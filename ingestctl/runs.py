@@ -5,18 +5,28 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import dagster as dg
 
 from ingestion_assets.planning import RunPlan
 
 
-def execute_plans(instance: dg.DagsterInstance, plans: Sequence[RunPlan], log_level: str, trigger: str) -> list[bool]:
+def execute_plans(
+    instance: dg.DagsterInstance,
+    plans: Sequence[RunPlan],
+    log_level: str,
+    trigger: str,
+    run_config: dict[str, Any] | None = None,
+) -> list[bool]:
+    """Execute each plan as one ranged run of `ingest_job`; `run_config` configures its resources."""
+    if not plans:
+        return []
     from ingestion_assets.definitions import get_ingest_job
     from ingestion_assets.run_health import host_tags
 
     job = dg.reconstructable(get_ingest_job)
-    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
     outcomes = []
     for i, plan in enumerate(plans, 1):
         print(

@@ -1,39 +1,70 @@
-"""The code location: every asset, check, job, sensor, schedule and resource of the product."""
+"""The code location: every asset, check, job, sensor, schedule and resource, built from one `IngestSettings`."""
+
+from __future__ import annotations
 
 import dagster as dg
 
-from ingestion_assets.assets import ingest_documents
-from ingestion_assets.checks import ingestion_checks
-from ingestion_assets.jobs import ingest_job, ingest_job_celery, maintenance_job
+from ingestion_assets.assets import build_ingest_documents
+from ingestion_assets.checks import build_ingestion_checks
+from ingestion_assets.jobs import INGEST_JOB, INGEST_JOB_CELERY, build_jobs
+from ingestion_assets.phase_versions import PhaseVersions
 from ingestion_assets.purge import purge_job
-from ingestion_assets.report import ingestion_report, lancedb_maintenance
-from resources.document_source import document_source_from_env
-from resources.embedding_model import embedding_model_from_env
-from resources.lancedb_store import lancedb_store_from_env
-from sensors.inbox_sensor import inbox_sensor
-from sensors.nightly_backfill import nightly_backfill
-from sensors.nightly_maintenance import nightly_maintenance
+from ingestion_assets.report import ReportSettings
+from ingestion_assets.upkeep_assets import build_ingestion_report, lancedb_maintenance
+from resources.settings import IngestSettings
+from sensors.inbox_sensor import InboxSensorSettings, build_inbox_sensor
+from sensors.nightly_backfill import build_nightly_backfill
+from sensors.nightly_maintenance import build_nightly_maintenance
 
-defs = dg.Definitions(
-    assets=[ingest_documents, lancedb_maintenance, ingestion_report],
-    asset_checks=ingestion_checks,
-    jobs=[ingest_job, maintenance_job, purge_job, ingest_job_celery],
-    sensors=[inbox_sensor],
-    schedules=[nightly_backfill, nightly_maintenance],
-    executor=dg.in_process_executor,
-    resources={
-        "source": document_source_from_env(),
-        "lancedb": lancedb_store_from_env(),
-        "embedder": embedding_model_from_env(),
-    },
-)
+
+def build_definitions(settings: IngestSettings) -> dg.Definitions:
+    """Everything Dagster knows, configured by `settings`; code versions come from the configured resources."""
+    resources = settings.resources()
+    embedder = resources["embedder"].process_config_and_initialize()
+    versions = PhaseVersions.of(embedder)
+    jobs = build_jobs(settings)
+    running = settings.automation_running
+    return dg.Definitions(
+        assets=[
+            build_ingest_documents(versions, embedder.dimensions, settings.max_docs_per_run),
+            lancedb_maintenance,
+            build_ingestion_report(ReportSettings.of(settings)),
+        ],
+        asset_checks=build_ingestion_checks(settings.max_drift_pct),
+        jobs=[*jobs.all, purge_job],
+        sensors=[
+            build_inbox_sensor(
+                jobs.run_job,
+                [jobs.ingest, jobs.ingest_celery],
+                InboxSensorSettings(
+                    settings.sensor_interval_s,
+                    settings.debounce_s,
+                    settings.max_docs_per_tick,
+                    settings.max_docs_per_run,
+                    running,
+                ),
+            )
+        ],
+        schedules=[
+            build_nightly_backfill(jobs.run_job, settings.nightly_cron, settings.timezone, settings.max_docs_per_run, running),
+            build_nightly_maintenance(jobs.maintenance, settings.maintenance_cron, settings.timezone, running),
+        ],
+        executor=dg.in_process_executor,
+        resources=resources,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Loaded by `dagster dev`, the daemon and the webserver: settings from this process's environment."""
+    return build_definitions(IngestSettings.from_env())
 
 
 def get_ingest_job() -> dg.JobDefinition:
-    """Module-level handle so runs launched by `ingestctl` can be reconstructed by Dagster."""
-    return defs.resolve_job_def("ingest_job")
+    """`ingest_job`, reconstructable by Dagster in any process (`ingestctl`, tests, run workers)."""
+    return defs().resolve_job_def(INGEST_JOB)
 
 
 def get_ingest_job_celery() -> dg.JobDefinition:
     """`ingest_job_celery`, reconstructable in a Celery worker."""
-    return defs.resolve_job_def("ingest_job_celery")
+    return defs().resolve_job_def(INGEST_JOB_CELERY)

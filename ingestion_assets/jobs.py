@@ -1,48 +1,69 @@
-import os
+"""The jobs: ingestion in one process or on Celery workers, and nightly maintenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
 
 import dagster as dg
-from dagster_celery import celery_executor
 
-from ingestion_assets.assets import ingest_documents
-from ingestion_assets.report import ingestion_report, lancedb_maintenance
-from resources.settings import setting
+from ingestion_assets.dagster_compat import AssetJob
+from ingestion_assets.keys import MAINTENANCE_KEY, PHASE_KEYS, REPORT_KEY
+from resources.settings import IngestSettings
 
-ingest_job = dg.define_asset_job(
-    "ingest_job",
-    selection=dg.AssetSelection.assets(ingest_documents),
-    executor_def=dg.in_process_executor,
-    description=(
-        "Parse, chunk and embed a range of documents in one process: the model loads once and the "
-        "chunks of all documents are embedded together."
-    ),
-)
-
-maintenance_job = dg.define_asset_job(
-    "maintenance_job",
-    selection=dg.AssetSelection.assets(lancedb_maintenance, ingestion_report),
-    executor_def=dg.in_process_executor,
-    description="Indexes and optimize() on the LanceDB tables, the table-wide checks, then the ingestion report.",
-)
-
-CELERY_BROKER_DEFAULT = "redis://127.0.0.1:6379/0"
+INGEST_JOB = "ingest_job"
+INGEST_JOB_CELERY = "ingest_job_celery"
 
 
-def _celery_config(_: dict) -> dict:
-    """Broker and result backend: INGEST_CELERY_BROKER, read when a run or a worker's step starts
-    (so the URL, which may hold a password, is never stored in run config nor shown in the UI)."""
-    broker = os.environ.get("INGEST_CELERY_BROKER") or CELERY_BROKER_DEFAULT
-    return {"broker": broker, "backend": broker}
+@dataclass(frozen=True)
+class Jobs:
+    ingest: AssetJob
+    ingest_celery: AssetJob
+    maintenance: AssetJob
+    run_job: AssetJob
+    """The job the sensor and the nightly backfill launch (`INGEST_RUN_JOB`)."""
+
+    @property
+    def all(self) -> list[AssetJob]:
+        return [self.ingest, self.ingest_celery, self.maintenance]
 
 
-ingest_job_celery = dg.define_asset_job(
-    "ingest_job_celery",
-    selection=dg.AssetSelection.assets(ingest_documents),
-    executor_def=celery_executor.configured(_celery_config, name="ingest_celery_executor", config_schema={}),
-    description=(
-        "ingest_job with its step executed by a Celery worker (`dagster-celery worker start`) on any "
-        "machine sharing the PostgreSQL instance; broker and result backend: INGEST_CELERY_BROKER."
-    ),
-)
+def _celery_broker_config(settings: IngestSettings) -> dict:
+    """Broker and result backend; when `INGEST_CELERY_BROKER` is set it is read where the run starts,
+    so the URL, which may hold a password, is never stored in run config nor shown in the UI."""
+    if "celery_broker" in settings.from_environment:
+        url = {"env": settings.env_name("celery_broker")}
+    else:
+        url = settings.celery_broker
+    return {"broker": url, "backend": url}
 
-run_job = ingest_job_celery if setting("INGEST_RUN_JOB") == ingest_job_celery.name else ingest_job
-"""The job the sensor and the nightly backfill launch (INGEST_RUN_JOB)."""
+
+def build_jobs(settings: IngestSettings) -> Jobs:
+    from dagster_celery import celery_executor
+
+    ingest = dg.define_asset_job(
+        INGEST_JOB,
+        selection=dg.AssetSelection.assets(*PHASE_KEYS),
+        executor_def=dg.in_process_executor,
+        description=(
+            "Parse, chunk and embed a range of documents in one process: the model loads once and the "
+            "chunks of all documents are embedded together."
+        ),
+    )
+    ingest_celery = dg.define_asset_job(
+        INGEST_JOB_CELERY,
+        selection=dg.AssetSelection.assets(*PHASE_KEYS),
+        executor_def=celery_executor.configured(_celery_broker_config(settings), name="ingest_celery_executor"),
+        description=(
+            "ingest_job with its step executed by a Celery worker (`dagster-celery worker start`) on any "
+            "machine sharing the PostgreSQL instance; broker and result backend: INGEST_CELERY_BROKER."
+        ),
+    )
+    maintenance = dg.define_asset_job(
+        "maintenance_job",
+        selection=dg.AssetSelection.assets(MAINTENANCE_KEY, REPORT_KEY),
+        executor_def=dg.in_process_executor,
+        description="Indexes and optimize() on the LanceDB tables, the table-wide checks, then the ingestion report.",
+    )
+    if settings.run_job not in (INGEST_JOB, INGEST_JOB_CELERY):
+        raise ValueError(f"INGEST_RUN_JOB={settings.run_job!r}: expected {INGEST_JOB} or {INGEST_JOB_CELERY}")
+    return Jobs(ingest, ingest_celery, maintenance, ingest_celery if settings.run_job == INGEST_JOB_CELERY else ingest)

@@ -6,7 +6,6 @@ the others carry on. The Dagster asset turns the outcome into per-partition even
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import pyarrow as pa
 
 from ingestion_assets.chunking import Chunk
 from ingestion_assets.parsing import PARSER_VERSION, ParsedDocument, ParseError, ParseLimits, parse_bytes
+from resources.document_source import hash_file, read_exact
 from resources.lancedb_store import (
     CHUNKS,
     CHUNKS_SCHEMA,
@@ -29,7 +29,7 @@ from resources.lancedb_store import (
 if TYPE_CHECKING:
     from resources.document_source import DocumentSource
     from resources.embedding_model import EmbeddingModel
-    from resources.lancedb_store import LanceDBStore
+    from resources.lancedb_store import LanceDBStore, WriteOutcome
 
 
 @dataclass
@@ -47,8 +47,9 @@ class PhaseResult:
     """Per-document metadata of the documents that completed a phase."""
 
     metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
-    table_version: int | None = None
+    write: WriteOutcome | None = None
     seconds: float = 0.0
+    batch_metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,36 +73,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _hash_file(path: os.PathLike) -> tuple[str, os.stat_result]:
-    digest = hashlib.sha256()
-    before = os.stat(path, follow_symlinks=False)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    after = os.stat(path, follow_symlinks=False)
-    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
-        raise ParseError("file changed while it was being read; it will be retried once it is stable")
-    return digest.hexdigest(), after
-
-
-def _read_exact(path: os.PathLike, content_hash: str) -> bytes:
-    """The file's bytes, refused unless they are the bytes that were hashed."""
-    with open(path, "rb") as handle:
-        data = handle.read()
-    if hashlib.sha256(data).hexdigest() != content_hash:
-        raise ParseError("file changed while it was being read; it will be retried once it is stable")
-    return data
-
-
-def _stat_fingerprint(source: DocumentSource, doc_id: str) -> dict[str, Any]:
-    """Size and mtime of a file that failed, so that an unchanged file is not retried on every tick."""
-    try:
-        st = os.lstat(source.root.joinpath(*doc_id.split("/")))
-    except (OSError, ValueError):
-        return {}
-    return {"size_bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def _stored_parses(store: LanceDBStore, hashes: set[str]) -> list[dict[str, Any]]:
@@ -130,10 +101,10 @@ def parse_phase(batch: Batch, source: DocumentSource, store: LanceDBStore) -> Ph
             size = os.stat(path, follow_symlinks=False).st_size
             if size > source.max_file_mb * 1024 * 1024:
                 raise ParseError(f"too large: {size / 2**20:.0f} MB, the limit is {source.max_file_mb:g} MB (INGEST_MAX_FILE_MB)")
-            hashed[doc_id] = _hash_file(path)
+            hashed[doc_id] = hash_file(path)
         except (ParseError, OSError, ValueError) as exc:
             batch.fail(doc_id, DOCUMENTS, str(exc) or type(exc).__name__)
-            batch.fingerprints[doc_id] = _stat_fingerprint(source, doc_id)
+            batch.fingerprints[doc_id] = source.stat_fingerprint(doc_id)
     stored = _stored_parses(store, {h for h, _ in hashed.values()})
     stored_by_doc = {row["doc_id"]: row for row in stored}
     stored_by_hash = {row["content_hash"]: row for row in stored}
@@ -156,7 +127,7 @@ def parse_phase(batch: Batch, source: DocumentSource, store: LanceDBStore) -> Ph
             reused_from = previous["doc_id"]
         else:
             try:
-                doc = parse_bytes(doc_id, _read_exact(source.path_for(doc_id), content_hash), limits)
+                doc = parse_bytes(doc_id, read_exact(source.path_for(doc_id), content_hash), limits)
             except (ParseError, OSError, ValueError) as exc:
                 batch.fail(doc_id, DOCUMENTS, str(exc) or type(exc).__name__)
                 continue
@@ -193,7 +164,7 @@ def parse_phase(batch: Batch, source: DocumentSource, store: LanceDBStore) -> Ph
         }
     if rows:
         table = pa.Table.from_pylist(rows, schema=DOCUMENTS_SCHEMA)
-        result.table_version = store.replace_documents_rows(DOCUMENTS, table, [r["doc_id"] for r in rows])
+        result.write = store.replace_documents_rows(DOCUMENTS, table, [r["doc_id"] for r in rows])
     result.seconds = time.perf_counter() - started
     return result
 
@@ -239,7 +210,7 @@ def chunk_phase(batch: Batch, store: LanceDBStore, model: EmbeddingModel, chunke
         }
     if done:
         table = pa.Table.from_pylist(rows, schema=CHUNKS_SCHEMA)
-        result.table_version = store.replace_documents_rows(CHUNKS, table, done)
+        result.write = store.replace_documents_rows(CHUNKS, table, done)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -307,9 +278,9 @@ def embed_phase(batch: Batch, store: LanceDBStore, model: EmbeddingModel) -> Pha
         for c in batch.chunks[d]
     ]
     if docs:
-        schema = embeddings_schema(dimensions or _stored_dimensions(store) or 1)
+        schema = embeddings_schema(dimensions or model.dimensions)
         table = pa.Table.from_pylist(rows, schema=schema)
-        result.table_version = store.replace_documents_rows(EMBEDDINGS, table, docs)
+        result.write = store.replace_documents_rows(EMBEDDINGS, table, docs)
     fresh = {h for h, _ in todo}
     for d in docs:
         n = len(batch.chunks[d])
@@ -321,7 +292,7 @@ def embed_phase(batch: Batch, store: LanceDBStore, model: EmbeddingModel) -> Pha
             "model": model.model_id,
         }
     result.seconds = time.perf_counter() - started
-    result.metadata["__batch__"] = {
+    result.batch_metadata = {
         "batch_documents": len(docs),
         "batch_embedded_chunks": len(todo),
         "model_load_seconds": round(load_seconds, 3),
@@ -342,10 +313,3 @@ def _cached_vectors(store: LanceDBStore, model_id: str, hashes: set[str]) -> dic
     if rows.num_rows == 0:
         return {}
     return dict(zip(rows.column("text_hash").to_pylist(), rows.column("vector").to_numpy(zero_copy_only=False), strict=True))
-
-
-def _stored_dimensions(store: LanceDBStore) -> int | None:
-    table = store.open_table(EMBEDDINGS)
-    if table is None:
-        return None
-    return table.schema.field("vector").type.list_size

@@ -1,31 +1,30 @@
-"""What needs to run: compare the source folder, LanceDB and Dagster's records, and cut the work
-into ranged runs.
+"""What needs to run: compare the source, LanceDB and Dagster's records, and cut the work into ranged runs.
 
 Dagster's per-partition status says which phases succeeded; the LanceDB rows say with which
 file content, parser, chunker and model. A ranged run covers a contiguous span of partitions in
-insertion order, so a run is a maximal span of documents that need the same phases.
+insertion order, so a run is a maximal span of documents that need the same phases. The
+nightly backfill, `ingestctl ingest` and `ingestctl retry` all plan with `plan_work`.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
 import pyarrow as pa
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from ingestion_assets.assets import CHUNKER_VERSION, MODEL_ID, PHASE_KEYS
-from ingestion_assets.parsing import PARSER_VERSION
-from ingestion_assets.partitions import documents_partitions
-from resources.document_source import SourceFile
+from ingestion_assets.dagster_compat import range_tags
+from ingestion_assets.keys import DOCUMENTS_KEY, PHASE_KEYS, documents_partitions
+from ingestion_assets.phase_versions import PhaseVersions
+from resources.document_source import SourceFile, hash_file
 from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS, LanceDBStore
 
 PARTITION_ADD_CHUNK = 2000
 """SQLite refuses statements with too many variables (dagster#16260): add keys in chunks."""
 
 Status = dg.AssetPartitionStatus
+PhaseStatuses = dict[dg.AssetKey, dict[str, Status | None]]
 
 
 @dataclass(frozen=True)
@@ -35,16 +34,38 @@ class RunPlan:
 
     @property
     def tags(self) -> dict[str, str]:
-        return {ASSET_PARTITION_RANGE_START_TAG: self.keys[0], ASSET_PARTITION_RANGE_END_TAG: self.keys[-1]}
+        return range_tags(self.keys[0], self.keys[-1])
 
     @property
     def phases(self) -> list[str]:
         return [k.to_user_string() for k in self.asset_keys]
 
+    def run_request(self, job_name: str, tags: dict[str, str], run_key: str | None = None) -> dg.RunRequest:
+        return dg.RunRequest(
+            job_name=job_name,
+            run_key=run_key,
+            asset_selection=list(self.asset_keys),
+            asset_check_keys=[],
+            tags={**self.tags, **tags},
+        )
+
+
+@dataclass(frozen=True)
+class WorkPlan:
+    """The documents that need work, the phases each needs, and the runs that do it."""
+
+    needed: dict[str, tuple[dg.AssetKey, ...]]
+    runs: list[RunPlan]
+
+
+def registered_partitions(instance: dg.DagsterInstance) -> list[str]:
+    """Every document partition, in insertion order (the order ranges follow)."""
+    return list(instance.get_dynamic_partitions(documents_partitions.name))
+
 
 def register_partitions(instance: dg.DagsterInstance, keys: Iterable[str]) -> list[str]:
     """Add partitions for keys Dagster does not know yet; returns the added keys."""
-    existing = set(instance.get_dynamic_partitions(documents_partitions.name))
+    existing = set(registered_partitions(instance))
     new = [k for k in dict.fromkeys(keys) if k not in existing]
     for i in range(0, len(new), PARTITION_ADD_CHUNK):
         instance.add_dynamic_partitions(documents_partitions.name, new[i : i + PARTITION_ADD_CHUNK])
@@ -52,21 +73,42 @@ def register_partitions(instance: dg.DagsterInstance, keys: Iterable[str]) -> li
 
 
 def phase_statuses(
-    instance: dg.DagsterInstance, keys: Sequence[str]
-) -> dict[dg.AssetKey, dict[str, Status | None]]:
-    """Dagster's status of every phase of every document: three queries, not one per document."""
+    instance: dg.DagsterInstance, keys: Sequence[str], asset_keys: Sequence[dg.AssetKey] = PHASE_KEYS
+) -> PhaseStatuses:
+    """Dagster's status of every phase of every document: one query per phase, not one per document."""
     return {
-        key: dict(instance.get_status_by_partition(key, list(keys), documents_partitions) or {})
-        for key in PHASE_KEYS
+        key: dict(instance.get_status_by_partition(key, list(keys), documents_partitions) or {}) for key in asset_keys
     }
 
 
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def latest_observations(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partitions: Sequence[str]
+) -> dict[str, dict[str, object]]:
+    """Metadata values of the latest observation of each partition (failures record theirs)."""
+    if not partitions:
+        return {}
+    records = instance.fetch_observations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=list(partitions)), limit=4 * len(partitions) + 100
+    ).records
+    latest: dict[str, dict[str, object]] = {}
+    for record in records:
+        observation = record.asset_observation
+        if observation is None or observation.partition in latest:
+            continue
+        latest[observation.partition] = {name: value.value for name, value in observation.metadata.items()}
+    return latest
+
+
+def failure_fingerprints(instance: dg.DagsterInstance, doc_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """(size, mtime_ns) of each file when its `documents` phase last failed.
+
+    The inbox sensor does not retry a failed document until its file changes; the nightly
+    backfill and `ingestctl retry` do.
+    """
+    return {
+        doc_id: (metadata.get("size_bytes", -1), metadata.get("mtime_ns", -1))
+        for doc_id, metadata in latest_observations(instance, DOCUMENTS_KEY, doc_ids).items()
+    }
 
 
 @dataclass(frozen=True)
@@ -118,13 +160,11 @@ def content_changed(file: SourceFile, stored: list | None) -> bool:
         return False
     if file.size_bytes != size:
         return True
-    return file_sha256(file.path) != content_hash
+    return hash_file(file.path)[0] != content_hash
 
 
 def phases_needed(
-    files: Sequence[SourceFile],
-    statuses: dict[dg.AssetKey, dict[str, Status | None]],
-    stored: StoredVersions,
+    files: Sequence[SourceFile], statuses: PhaseStatuses, stored: StoredVersions, versions: PhaseVersions
 ) -> dict[str, tuple[dg.AssetKey, ...]]:
     """The phases each document needs: from the first one that is missing, failed or stale.
 
@@ -140,15 +180,17 @@ def phases_needed(
         if (
             status[documents_key] != Status.MATERIALIZED
             or fingerprint is None
-            or fingerprint[3] != PARSER_VERSION
+            or fingerprint[3] != versions.parser
             or content_changed(file, fingerprint)
         ):
             needed[file.key] = PHASE_KEYS
-        elif status[chunks_key] != Status.MATERIALIZED or stored.chunkers.get(file.key, {CHUNKER_VERSION}) != {
-            CHUNKER_VERSION
+        elif status[chunks_key] != Status.MATERIALIZED or stored.chunkers.get(file.key, {versions.chunker}) != {
+            versions.chunker
         }:
             needed[file.key] = (chunks_key, embeddings_key)
-        elif status[embeddings_key] != Status.MATERIALIZED or stored.models.get(file.key, {MODEL_ID}) != {MODEL_ID}:
+        elif status[embeddings_key] != Status.MATERIALIZED or stored.models.get(file.key, {versions.model}) != {
+            versions.model
+        }:
             needed[file.key] = (embeddings_key,)
     return needed
 
@@ -173,26 +215,28 @@ def plan_runs(
     return plans
 
 
+def plan_work(
+    instance: dg.DagsterInstance,
+    files: Sequence[SourceFile],
+    store: LanceDBStore,
+    versions: PhaseVersions,
+    max_docs_per_run: int,
+    only: Container[str] | None = None,
+) -> WorkPlan:
+    """Scan result -> phases needed per registered document -> ranged runs.
 
-
-def failure_fingerprints(instance: dg.DagsterInstance, doc_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """(size, mtime_ns) of each file when its `documents` phase last failed.
-
-    The inbox sensor does not retry a failed document until its file changes; the nightly
-    backfill and `ingestctl retry` do.
+    `only` restricts the plan to some documents (e.g. those with a failed phase).
     """
-    if not doc_ids:
-        return {}
-    documents_key = PHASE_KEYS[0]
-    records = instance.fetch_observations(
-        dg.AssetRecordsFilter(asset_key=documents_key, asset_partitions=list(doc_ids)), limit=4 * len(doc_ids) + 100
-    ).records
-    result: dict[str, tuple[int, int]] = {}
-    for record in records:
-        observation = record.asset_observation
-        if observation is None or observation.partition in result:
-            continue
-        size = observation.metadata.get("size_bytes")
-        mtime = observation.metadata.get("mtime_ns")
-        result[observation.partition] = (size.value if size else -1, mtime.value if mtime else -1)
-    return result
+    order = registered_partitions(instance)
+    registered = set(order)
+    files = [f for f in files if f.key in registered and (only is None or f.key in only)]
+    statuses = phase_statuses(instance, [f.key for f in files])
+    needed = phases_needed(files, statuses, StoredVersions.read(store), versions)
+    return WorkPlan(needed, plan_runs(order, needed, max_docs_per_run))
+
+
+def failed_documents(instance: dg.DagsterInstance, keys: Sequence[str]) -> set[str]:
+    """Documents with at least one failed phase."""
+    statuses = phase_statuses(instance, keys)
+    return {doc for by_doc in statuses.values() for doc, status in by_doc.items() if status == Status.FAILED}
+

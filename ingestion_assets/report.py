@@ -1,22 +1,38 @@
-"""`lancedb_maintenance` and `ingestion_report`: is the store complete and queryable?"""
+"""The ingestion report: totals per phase and state, the table-wide checks, sample queries and recent runs."""
 
+from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from ingestion_assets import verification
-from ingestion_assets.assets import EMBEDDINGS_KEY, GROUP, MODEL_ID, PHASE_KEYS
-from ingestion_assets.partitions import documents_partitions
+from ingestion_assets.dagster_compat import RANGE_END, RANGE_START
+from ingestion_assets.keys import PHASE_KEYS
+from ingestion_assets.planning import phase_statuses, registered_partitions
 from ingestion_assets.status import STATE_NAMES
 from resources.document_source import DocumentSource
 from resources.embedding_model import EmbeddingModel
 from resources.lancedb_store import LanceDBStore
-from resources.settings import setting
+from resources.settings import IngestSettings
 
 
-def load_sample_queries(path: str | Path) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ReportSettings:
+    """Where the sample queries are, what counts as a hit, and how much drift the parity check allows."""
+
+    sample_queries: str = "samples/queries.yaml"
+    sample_min_score: float = 0.3
+    max_drift_pct: float = 0.5
+
+    @classmethod
+    def of(cls, settings: IngestSettings) -> ReportSettings:
+        return cls(settings.sample_queries, settings.sample_min_score, settings.max_drift_pct)
+
+
+def load_sample_queries(path: str | Path, default_min: float) -> list[dict[str, Any]]:
     """Entries `query`, optional `expected_doc` and `min_score` (a hit scores at least this much)."""
     import yaml
 
@@ -24,7 +40,6 @@ def load_sample_queries(path: str | Path) -> list[dict[str, Any]]:
     if not file.exists():
         return []
     entries = yaml.safe_load(file.read_text()) or []
-    default_min = float(setting("INGEST_SAMPLE_MIN_SCORE"))
     return [
         {
             "query": str(e["query"]),
@@ -51,8 +66,8 @@ def recent_runs(instance: dg.DagsterInstance, limit: int = 10) -> list[dict[str,
             {
                 "run_id": record.dagster_run.run_id[:8],
                 "status": record.dagster_run.status.value,
-                "first": tags.get("dagster/asset_partition_range_start", tags.get("dagster/partition", "")),
-                "last": tags.get("dagster/asset_partition_range_end", ""),
+                "first": tags.get(RANGE_START, tags.get("dagster/partition", "")),
+                "last": tags.get(RANGE_END, ""),
                 "trigger": tags.get("ingest/trigger", "ui"),
                 "seconds": round(duration, 1) if duration is not None else None,
             }
@@ -65,27 +80,25 @@ def build_report(
     store: LanceDBStore,
     source: DocumentSource,
     model: EmbeddingModel,
-    queries_path: str | Path,
-    max_drift_pct: float,
+    settings: ReportSettings,
 ) -> dict[str, Any]:
     from ingestion_assets.search import SearchUnavailable, search
 
-    keys = list(instance.get_dynamic_partitions(documents_partitions.name))
+    keys = registered_partitions(instance)
     states: dict[str, dict[str, int]] = {}
-    for key in PHASE_KEYS:
-        status = instance.get_status_by_partition(key, keys, documents_partitions) or {}
+    for key, status in phase_statuses(instance, keys).items():
         counts = {name: 0 for name in STATE_NAMES.values()}
         for doc in keys:
             counts[STATE_NAMES[status.get(doc)]] += 1
         states[key.to_user_string()] = counts
     checks = [
-        verification.parity(instance, store, MODEL_ID, max_drift_pct),
+        verification.parity(instance, store, model.model_id, settings.max_drift_pct),
         verification.orphans(instance, store, source),
         verification.reconcile(instance, store),
         verification.vectors(store, model.dimensions),
     ]
     queries = []
-    for entry in load_sample_queries(queries_path):
+    for entry in load_sample_queries(settings.sample_queries, settings.sample_min_score):
         try:
             hits = [h for h in search(store, model, entry["query"], k=3) if h.score >= entry["min_score"]]
         except SearchUnavailable:
@@ -113,7 +126,7 @@ def build_report(
         "drift_pct": next(c.metadata["drift_pct"] for c in checks if c.name == "parity"),
         "sample_queries": queries,
         "recent_runs": recent_runs(instance),
-        "model": MODEL_ID,
+        "model": model.model_id,
     }
 
 
@@ -147,58 +160,3 @@ def report_markdown(report: dict[str, Any]) -> str:
             seconds = "-" if r["seconds"] is None else r["seconds"]
             lines.append(f"| {r['run_id']} | {r['status']} | {span} | {r['trigger']} | {seconds} |")
     return "\n".join(lines)
-
-
-@dg.asset(
-    group_name=GROUP,
-    deps=[EMBEDDINGS_KEY],
-    kinds={"lancedb"},
-    pool="ingestion",
-    description=(
-        "LanceDB upkeep: scalar indexes on doc_id/chunk_id, a full-text index on the embeddings' text, a "
-        "vector index once embeddings exceed INGEST_VECTOR_INDEX_MIN_ROWS, then optimize() (compaction, "
-        "pruning of versions older than INGEST_KEEP_VERSIONS_HOURS, folding new rows into indexes)."
-    ),
-)
-def lancedb_maintenance(context: dg.AssetExecutionContext, lancedb: LanceDBStore) -> dg.MaterializeResult:
-    before = lancedb.table_stats()
-    created = lancedb.ensure_indexes(int(setting("INGEST_VECTOR_INDEX_MIN_ROWS")))
-    after = lancedb.optimize(float(setting("INGEST_KEEP_VERSIONS_HOURS")))
-    metadata: dict[str, Any] = {"indexes_created": dg.MetadataValue.json(created)}
-    for name, stats in after.items():
-        was = before.get(name, {})
-        metadata[f"{name}_rows"] = stats["rows"]
-        metadata[f"{name}_version"] = stats["version"]
-        metadata[f"{name}_fragments"] = stats["fragments"]
-        metadata[f"{name}_fragments_before"] = was.get("fragments", 0)
-    context.log.info(f"indexes created: {created}; tables after optimize: {after}")
-    return dg.MaterializeResult(metadata=metadata)
-
-
-@dg.asset(
-    group_name=GROUP,
-    deps=[lancedb_maintenance],
-    kinds={"lancedb", "sentence-transformers"},
-    description=(
-        "Is the store complete and queryable? Totals per table and per state, drift, the table-wide checks, "
-        "timings of recent runs and the hits of the sample queries (INGEST_SAMPLE_QUERIES, YAML; a hit is a "
-        "chunk scoring at least min_score, default INGEST_SAMPLE_MIN_SCORE). "
-        "`ready_for_queries` is true only when every check passes and every sample query returns hits."
-    ),
-)
-def ingestion_report(
-    context: dg.AssetExecutionContext, lancedb: LanceDBStore, source: DocumentSource, embedder: EmbeddingModel
-) -> dg.MaterializeResult:
-    report = build_report(
-        context.instance, lancedb, source, embedder, setting("INGEST_SAMPLE_QUERIES"), float(setting("INGEST_MAX_DRIFT_PCT"))
-    )
-    return dg.MaterializeResult(
-        metadata={
-            "ready_for_queries": report["ready_for_queries"],
-            "documents": report["documents"],
-            "drift_pct": report["drift_pct"],
-            "embeddings_rows": report["tables"].get("embeddings", {}).get("rows", 0),
-            "failed_documents": report["states"]["embeddings"]["failed"],
-            "report": dg.MetadataValue.md(report_markdown(report)),
-        }
-    )

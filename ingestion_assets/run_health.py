@@ -14,7 +14,6 @@ import socket
 import time
 
 import dagster as dg
-from dagster._core.events import DagsterEventType
 
 HOST_TAG = "ingest/host"
 
@@ -55,9 +54,7 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     and, with the DefaultRunLauncher, the daemon's subprocesses. Other launchers (Kubernetes,
     Docker, Celery) run workers elsewhere and have health checks of their own.
     """
-    from dagster._core.launcher import DefaultRunLauncher
-
-    local_launcher = isinstance(instance.run_launcher, DefaultRunLauncher)
+    local_launcher = isinstance(instance.run_launcher, dg.DefaultRunLauncher)
     runs = [
         run
         for run in instance.get_runs(
@@ -67,7 +64,7 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     ]
     failed = []
     for run in runs:
-        records = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_START, limit=1).records
+        records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_START, limit=1).records
         if not records:
             continue
         entry = records[0].event_log_entry

@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from ingestion_assets.assets import CHUNKER_VERSION, MODEL_ID, PHASE_KEYS
-from ingestion_assets.parsing import PARSER_VERSION
-from ingestion_assets.planning import Status, phase_statuses
+from ingestion_assets.keys import PHASE_KEYS
+from ingestion_assets.phase_versions import PhaseVersions
+from ingestion_assets.planning import Status, latest_observations, phase_statuses
 from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS, LanceDBStore
 
 STATE_NAMES = {
@@ -56,18 +56,9 @@ def latest_errors(instance: dg.DagsterInstance, failed: dict[dg.AssetKey, list[s
     """The error message of the latest failure observation of each failed partition."""
     errors: dict[str, str] = {}
     for key, doc_ids in failed.items():
-        if not doc_ids:
-            continue
-        records = instance.fetch_observations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=list(doc_ids)), limit=max(100, 4 * len(doc_ids))
-        ).records
-        for record in records:
-            observation = record.asset_observation
-            if observation is None or observation.partition in errors:
-                continue
-            message = observation.metadata.get("error")
-            if message is not None:
-                errors[observation.partition] = f"[{key.to_user_string()}] {message.value}"
+        for doc_id, metadata in latest_observations(instance, key, doc_ids).items():
+            if doc_id not in errors and metadata.get("error") is not None:
+                errors[doc_id] = f"[{key.to_user_string()}] {metadata['error']}"
     return errors
 
 
@@ -96,7 +87,7 @@ class StoredState:
     stale_vectors: set[str]
 
     @classmethod
-    def read(cls, store: LanceDBStore) -> StoredState:
+    def read(cls, store: LanceDBStore, versions: PhaseVersions) -> StoredState:
         import pyarrow.compute as pc
 
         docs = store.read(DOCUMENTS, ["doc_id", "ingested_at", "parser_version", "warnings"])
@@ -107,7 +98,7 @@ class StoredState:
             ids = docs.column("doc_id")
             when = pc.strftime(docs.column("ingested_at"), format="%Y-%m-%dT%H:%M:%S+00:00")
             ingested_at = dict(zip(ids.to_pylist(), when.to_pylist(), strict=True))
-            stale_parse = set(ids.filter(pc.not_equal(docs.column("parser_version"), PARSER_VERSION)).to_pylist())
+            stale_parse = set(ids.filter(pc.not_equal(docs.column("parser_version"), versions.parser)).to_pylist())
             has_warnings = pc.fill_null(pc.greater(pc.list_value_length(docs.column("warnings")), 0), False)
             with_warnings = docs.filter(has_warnings)
             warnings = dict(zip(with_warnings.column("doc_id").to_pylist(), with_warnings.column("warnings").to_pylist(), strict=True))
@@ -117,27 +108,23 @@ class StoredState:
         if rows.num_rows:
             counts = rows.group_by("doc_id").aggregate([("doc_id", "count")])
             chunk_counts = dict(zip(counts.column("doc_id").to_pylist(), counts.column("doc_id_count").to_pylist(), strict=True))
-            stale_chunks = set(rows.filter(pc.not_equal(rows.column("chunker"), CHUNKER_VERSION)).column("doc_id").unique().to_pylist())
+            stale_chunks = set(rows.filter(pc.not_equal(rows.column("chunker"), versions.chunker)).column("doc_id").unique().to_pylist())
         stale_vectors: set[str] = set()
         rows = store.read(EMBEDDINGS, ["doc_id", "model"])
         if rows.num_rows:
-            stale_vectors = set(rows.filter(pc.not_equal(rows.column("model"), MODEL_ID)).column("doc_id").unique().to_pylist())
+            stale_vectors = set(rows.filter(pc.not_equal(rows.column("model"), versions.model)).column("doc_id").unique().to_pylist())
         return cls(ingested_at, stale_parse, warnings, chunk_counts, stale_chunks, stale_vectors)
-
-    @classmethod
-    def empty(cls) -> StoredState:
-        return cls({}, set(), {}, {}, set(), set())
 
 
 def document_statuses(
-    instance: dg.DagsterInstance, doc_ids: Sequence[str], store: LanceDBStore | None = None
+    instance: dg.DagsterInstance, doc_ids: Sequence[str], store: LanceDBStore, versions: PhaseVersions
 ) -> list[DocumentStatus]:
     """Status of each document; a materialised phase whose rows were made by another parser,
     tokenizer/chunk size or model than the current code version is reported as `stale`."""
     statuses = phase_statuses(instance, doc_ids)
     failed = {key: [d for d, s in statuses[key].items() if s == Status.FAILED] for key in PHASE_KEYS}
     errors = latest_errors(instance, failed)
-    stored = StoredState.read(store) if store is not None else StoredState.empty()
+    stored = StoredState.read(store, versions)
     detailed = _latest_materializations(instance, doc_ids) if len(doc_ids) <= DETAILED_LOOKUP_LIMIT else {}
     by_phase = [(name, statuses[key], stale) for name, key, stale in zip(
         PHASES, PHASE_KEYS, (stored.stale_parse, stored.stale_chunks, stored.stale_vectors), strict=True

@@ -14,9 +14,8 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from ingestion_assets.assets import DOCUMENTS_KEY, EMBEDDINGS_KEY, PHASE_KEYS
-from ingestion_assets.partitions import documents_partitions
-from ingestion_assets.planning import Status
+from ingestion_assets.keys import DOCUMENTS_KEY, EMBEDDINGS_KEY, PHASE_KEYS
+from ingestion_assets.planning import Status, phase_statuses, registered_partitions
 from resources.document_source import DocumentSource
 from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS, TABLES, LanceDBStore
 
@@ -48,15 +47,11 @@ def _doc_ids(store: LanceDBStore, table: str) -> set[str]:
     return set(rows.column("doc_id").unique().to_pylist()) if rows.num_rows else set()
 
 
-def _statuses(instance: dg.DagsterInstance, keys: list[str]) -> dict[dg.AssetKey, dict[str, Status | None]]:
-    return {k: dict(instance.get_status_by_partition(k, keys, documents_partitions) or {}) for k in PHASE_KEYS}
-
-
 def parity(instance: dg.DagsterInstance, store: LanceDBStore, model_id: str, max_drift_pct: float) -> CheckOutcome:
     """Every chunk of every document whose embeddings are materialised has exactly one vector
     from the current model."""
-    keys = list(instance.get_dynamic_partitions(documents_partitions.name))
-    status = instance.get_status_by_partition(EMBEDDINGS_KEY, keys, documents_partitions) or {}
+    keys = registered_partitions(instance)
+    status = phase_statuses(instance, keys, [EMBEDDINGS_KEY])[EMBEDDINGS_KEY]
     done = {k for k, s in status.items() if s == Status.MATERIALIZED}
     chunks = store.read(CHUNKS, ["chunk_id", "doc_id"]).to_pylist()
     vectors = store.read(EMBEDDINGS, ["chunk_id", "doc_id", "model"]).to_pylist()
@@ -82,7 +77,7 @@ def parity(instance: dg.DagsterInstance, store: LanceDBStore, model_id: str, max
 
 def orphans(instance: dg.DagsterInstance, store: LanceDBStore, source: DocumentSource) -> CheckOutcome:
     """Rows whose document has no partition or no source file any more."""
-    partitions = set(instance.get_dynamic_partitions(documents_partitions.name))
+    partitions = set(registered_partitions(instance))
     per_table = {name: _doc_ids(store, name) for name in TABLES}
     stored = set().union(*per_table.values())
     root = source.root
@@ -104,8 +99,8 @@ def orphans(instance: dg.DagsterInstance, store: LanceDBStore, source: DocumentS
 
 def reconcile(instance: dg.DagsterInstance, store: LanceDBStore) -> CheckOutcome:
     """What Dagster records as materialised versus the rows actually in LanceDB, both ways."""
-    keys = list(instance.get_dynamic_partitions(documents_partitions.name))
-    status = _statuses(instance, keys)
+    keys = registered_partitions(instance)
+    status = phase_statuses(instance, keys)
     present = {key: _doc_ids(store, table) for key, table in zip(PHASE_KEYS, TABLES, strict=True)}
     empty_docs = _empty_documents(store)
     missing: dict[str, list[str]] = {}

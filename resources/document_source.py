@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import stat
 import unicodedata
@@ -10,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import dagster as dg
-from resources.settings import float_from_env, from_env, int_from_env
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -23,6 +23,35 @@ PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload")
 
 class InvalidDocumentName(ValueError):
     """A file whose relative path cannot be a Dagster partition key."""
+
+
+class FileChangedWhileReading(OSError):
+    """The file's bytes changed between two reads; it is retried once it is stable."""
+
+    def __init__(self) -> None:
+        super().__init__("file changed while it was being read; it will be retried once it is stable")
+
+
+def hash_file(path: os.PathLike) -> tuple[str, os.stat_result]:
+    """sha256 of a file's content and its stat, refused if the file changed while it was read."""
+    digest = hashlib.sha256()
+    before = os.stat(path, follow_symlinks=False)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    after = os.stat(path, follow_symlinks=False)
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+        raise FileChangedWhileReading()
+    return digest.hexdigest(), after
+
+
+def read_exact(path: os.PathLike, content_hash: str) -> bytes:
+    """The file's bytes, refused unless they are the bytes that were hashed."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if hashlib.sha256(data).hexdigest() != content_hash:
+        raise FileChangedWhileReading()
+    return data
 
 
 @dataclass(frozen=True)
@@ -150,6 +179,14 @@ class DocumentSource(dg.ConfigurableResource):
     def uri_for(self, key: str) -> str:
         return self.root.joinpath(*PurePosixPath(key).parts).as_uri()
 
+    def stat_fingerprint(self, key: str) -> dict[str, int]:
+        """Size and mtime of a document's file, or nothing if it cannot be stat'ed."""
+        try:
+            st = os.lstat(self.root.joinpath(*key.split("/")))
+        except (OSError, ValueError):
+            return {}
+        return {"size_bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
 
 def _glob_match(rel: str, pattern: str) -> bool:
     if pattern in ("**/*", "**", "*"):
@@ -157,14 +194,3 @@ def _glob_match(rel: str, pattern: str) -> bool:
     if pattern.startswith("**/"):
         return fnmatch.fnmatchcase(rel, pattern[3:]) or fnmatch.fnmatchcase(rel, pattern)
     return fnmatch.fnmatchcase(rel, pattern)
-
-
-def document_source_from_env() -> DocumentSource:
-    return DocumentSource(
-        root_dir=from_env("INGEST_SOURCE_DIR"),
-        include=from_env("INGEST_INCLUDE"),
-        exclude=from_env("INGEST_EXCLUDE"),
-        max_file_mb=float_from_env("INGEST_MAX_FILE_MB"),
-        max_pages=int_from_env("INGEST_MAX_PAGES"),
-        max_parse_seconds=float_from_env("INGEST_MAX_PARSE_SECONDS"),
-    )

@@ -1,4 +1,4 @@
-"""The sentence-transformers model, loaded lazily and offline."""
+"""The embedding model resource: sentence-transformers, loaded lazily and offline, and its tokenizer."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from resources.settings import DEFAULT_MODEL, from_env, int_from_env
+from resources.settings import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     import numpy as np
@@ -83,6 +83,17 @@ class EmbeddingModel(dg.ConfigurableResource):
         return resolve_model_dir(self.model_name)
 
     @cached_property
+    def chunker_version(self) -> str:
+        """Identifies how chunks are cut: splitter, tokenizer files and sizes (not the weights)."""
+        from ingestion_assets.chunking import chunker_version, tokenizer_fingerprint
+
+        try:
+            tokenizer_id = tokenizer_fingerprint(self.model_dir)
+        except FileNotFoundError:
+            tokenizer_id = self.model_id
+        return chunker_version(tokenizer_id, self.chunk_tokens, self.chunk_overlap)
+
+    @cached_property
     def max_seq_length(self) -> int:
         """The longest input in model tokens; anything longer is silently truncated by the model."""
         config = self.model_dir / "sentence_bert_config.json"
@@ -134,13 +145,3 @@ class EmbeddingModel(dg.ConfigurableResource):
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
-
-
-def embedding_model_from_env() -> EmbeddingModel:
-    return EmbeddingModel(
-        model_name=from_env("INGEST_MODEL"),
-        device=from_env("INGEST_DEVICE"),
-        batch_size=int_from_env("INGEST_BATCH_SIZE"),
-        chunk_tokens=int_from_env("INGEST_CHUNK_TOKENS"),
-        chunk_overlap=int_from_env("INGEST_CHUNK_OVERLAP"),
-    )

@@ -5,15 +5,14 @@ from __future__ import annotations
 import fcntl
 import random
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 import dagster as dg
 import pyarrow as pa
-
-from resources.settings import from_env
 
 if TYPE_CHECKING:
     import lancedb
@@ -91,7 +90,35 @@ def sql_string(value: str) -> str:
 
 
 class CommitConflictError(RuntimeError):
-    pass
+    """A LanceDB commit kept losing to concurrent writers."""
+
+
+RETRYABLE_COMMIT_ERRORS = (RuntimeError,)
+"""What LanceDB 0.40 raises for a lost commit race of an operation without built-in retries
+(`optimize`, `create_index`): a `RuntimeError` from lance (I/O errors are `OSError`, bad input
+`ValueError`); `merge_insert` and `delete` retry conflicts themselves."""
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What one commit did, as LanceDB reports it."""
+
+    version: int
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    attempts: int = 1
+
+    def as_metadata(self) -> dict[str, int]:
+        return {
+            "lancedb_table_version": self.version,
+            "rows_inserted": self.inserted,
+            "rows_updated": self.updated,
+            "rows_deleted": self.deleted,
+            "commit_attempts": self.attempts,
+        }
 
 
 class LanceDBStore(dg.ConfigurableResource):
@@ -105,6 +132,8 @@ class LanceDBStore(dg.ConfigurableResource):
 
     uri: str = "data/lancedb"
     commit_retries: int = 6
+    vector_index_min_rows: int = 100_000
+    keep_versions_hours: float = 24.0
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
@@ -139,41 +168,34 @@ class LanceDBStore(dg.ConfigurableResource):
             table = db.create_table(name, schema=schema, exist_ok=True)
         return table
 
-    def replace_documents_rows(self, name: str, rows: pa.Table, doc_ids: Iterable[str]) -> int | None:
+    def replace_documents_rows(self, name: str, rows: pa.Table, doc_ids: Iterable[str]) -> WriteOutcome | None:
         """Make `rows` the complete content of `name` for `doc_ids`, in one commit.
 
         Rows of those documents that `rows` no longer contains are deleted by the same
-        `merge_insert`, so readers see either the old or the new set, never a mix. Returns the
-        new table version, or None when there was nothing to do.
+        `merge_insert`, so readers see either the old or the new set, never a mix. Returns what
+        the commit did, or None when there was nothing to do.
         """
         doc_ids = sorted(set(doc_ids))
         if not doc_ids:
             return None
         with self.write_lock():
-            return self._replace(name, rows, doc_ids)
-
-    def _replace(self, name: str, rows: pa.Table, doc_ids: list[str]) -> int:
-        table = self._table_for_write(name, rows.schema)
-        rows = rows.cast(table.schema) if rows.schema != table.schema else rows
-        key = ROW_KEYS[name]
-
-        def write() -> None:
+            table = self._table_for_write(name, rows.schema)
+            rows = rows.cast(table.schema) if rows.schema != table.schema else rows
             if rows.num_rows == 0:
-                table.delete(doc_filter(doc_ids))
-                return
-            (
-                table.merge_insert(key)
+                return WriteOutcome(table.delete(doc_filter(doc_ids)).version)
+            result = (
+                table.merge_insert(ROW_KEYS[name])
                 .when_matched_update_all()
                 .when_not_matched_insert_all()
                 .when_not_matched_by_source_delete(doc_filter(doc_ids))
                 .execute(rows)
             )
-
-        self._with_retries(write, f"replace {len(doc_ids)} document(s) in {name}")
-        return table.version
+        return WriteOutcome(
+            result.version, result.num_inserted_rows, result.num_updated_rows, result.num_deleted_rows, result.num_attempts
+        )
 
     def delete_documents(self, doc_ids: Iterable[str]) -> dict[str, int]:
-        """Delete every row of `doc_ids` from all three tables (one commit per table)."""
+        """Delete every row of `doc_ids` from all three tables (one commit per table); rows deleted per table."""
         doc_ids = sorted(set(doc_ids))
         deleted: dict[str, int] = {}
         if not doc_ids:
@@ -183,10 +205,9 @@ class LanceDBStore(dg.ConfigurableResource):
             table = self.open_table(name, db)
             if table is None:
                 continue
-            where = doc_filter(doc_ids)
             with self.write_lock():
                 before = table.count_rows()
-                self._with_retries(lambda t=table, w=where: t.delete(w), f"delete from {name}")
+                table.delete(doc_filter(doc_ids))
                 deleted[name] = before - table.count_rows()
         return deleted
 
@@ -227,7 +248,7 @@ class LanceDBStore(dg.ConfigurableResource):
             }
         return stats
 
-    def ensure_indexes(self, vector_index_min_rows: int) -> list[str]:
+    def ensure_indexes(self, vector_index_min_rows: int | None = None) -> list[str]:
         """Scalar indexes on the id columns (fast merge_insert and filters), full-text on the
         embeddings' text (hybrid search), and a vector index once `embeddings` is large enough
         for brute force to be slow. Returns the indexes created."""
@@ -239,6 +260,8 @@ class LanceDBStore(dg.ConfigurableResource):
             CHUNKS: [("doc_id", BTree()), ("chunk_id", BTree())],
             EMBEDDINGS: [("doc_id", BTree()), ("chunk_id", BTree()), ("text", FTS())],
         }
+        if vector_index_min_rows is None:
+            vector_index_min_rows = self.vector_index_min_rows
         created = []
         for name, indexes in wanted.items():
             table = self.open_table(name, db)
@@ -248,17 +271,27 @@ class LanceDBStore(dg.ConfigurableResource):
             with self.write_lock():
                 for column, config in indexes:
                     if (column,) not in present:
-                        table.create_index(column, config=config, replace=True)
+                        self._with_retries(
+                            lambda t=table, c=column, x=config: t.create_index(c, config=x, replace=True),
+                            f"index {name}.{column}",
+                        )
                         created.append(f"{name}.{column}")
                 if name == EMBEDDINGS and ("vector",) not in present and table.count_rows() >= vector_index_min_rows:
-                    table.create_index(metric="cosine", vector_column_name="vector", index_type="IVF_HNSW_SQ")
+                    self._with_retries(
+                        lambda t=table: t.create_index(
+                            metric="cosine", vector_column_name="vector", index_type="IVF_HNSW_SQ"
+                        ),
+                        f"index {name}.vector",
+                    )
                     created.append(f"{name}.vector")
         return created
 
-    def optimize(self, keep_versions_hours: float) -> dict[str, dict[str, int]]:
+    def optimize(self, keep_versions_hours: float | None = None) -> dict[str, dict[str, int]]:
         """Compact fragments, prune versions older than the window and fold new rows into indexes."""
         from datetime import timedelta
 
+        if keep_versions_hours is None:
+            keep_versions_hours = self.keep_versions_hours
         db = self.connect()
         for name in TABLES:
             table = self.open_table(name, db)
@@ -270,24 +303,17 @@ class LanceDBStore(dg.ConfigurableResource):
                     )
         return self.table_stats()
 
-    def _with_retries(self, write: Any, what: str) -> Any:
-        """Concurrent writers to one table may lose a commit race: retry with jittered backoff."""
+    def _with_retries(self, write: Callable[[], T], what: str) -> T:
+        """Retry a write that lost a commit race (see RETRYABLE_COMMIT_ERRORS) with jittered backoff."""
         delay = 0.2
         for attempt in range(1, self.commit_retries + 1):
             try:
                 return write()
-            except Exception as exc:
-                text = str(exc).lower()
-                if "conflict" not in text and "retry" not in text and "concurrent" not in text:
-                    raise
+            except RETRYABLE_COMMIT_ERRORS as exc:
                 if attempt == self.commit_retries:
                     raise CommitConflictError(
                         f"{what}: LanceDB commit conflict persisted after {attempt} attempts: {exc}"
                     ) from exc
                 time.sleep(delay + random.uniform(0, delay))
                 delay *= 2
-        return None
-
-
-def lancedb_store_from_env() -> LanceDBStore:
-    return LanceDBStore(uri=from_env("LANCEDB_URI"))
+        raise AssertionError("unreachable")

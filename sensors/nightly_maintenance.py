@@ -1,17 +1,23 @@
+"""`nightly_maintenance`: indexes, optimize(), the table-wide checks and the report, after the backfill."""
+
+
 import dagster as dg
 
-from ingestion_assets.jobs import maintenance_job
-from resources.settings import automation_running, setting
+from ingestion_assets.dagster_compat import AssetJob
 
-nightly_maintenance = dg.ScheduleDefinition(
-    name="nightly_maintenance",
-    job=maintenance_job,
-    cron_schedule=setting("INGEST_MAINTENANCE_CRON"),
-    execution_timezone=setting("INGEST_TIMEZONE"),
-    default_status=dg.DefaultScheduleStatus.RUNNING if automation_running() else dg.DefaultScheduleStatus.STOPPED,
-    description=(
-        "After the nightly backfill: LanceDB indexes and optimize() (compaction, version pruning), the "
-        "table-wide checks and the ingestion report. Cron INGEST_MAINTENANCE_CRON (default 03:30). It "
-        "shares the `ingestion` pool with ingestion runs, so it never writes while they do."
-    ),
-)
+
+def build_nightly_maintenance(
+    maintenance_job: AssetJob, cron: str, timezone: str, running: bool
+) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="nightly_maintenance",
+        job=maintenance_job,
+        cron_schedule=cron,
+        execution_timezone=timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED,
+        description=(
+            "After the nightly backfill: LanceDB indexes and optimize() (compaction, version pruning), the "
+            f"table-wide checks and the ingestion report. Cron {cron} (INGEST_MAINTENANCE_CRON). It shares the "
+            "`ingestion` pool with ingestion runs, so it never writes while they do."
+        ),
+    )

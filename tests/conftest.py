@@ -24,9 +24,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import dagster as dg  # noqa: E402
 
-from ingestion_assets.assets import PHASE_KEYS  # noqa: E402
-from ingestion_assets.partitions import documents_partitions  # noqa: E402
+from ingestion_assets.keys import PHASE_KEYS, documents_partitions  # noqa: E402
+from ingestion_assets.phase_versions import PhaseVersions  # noqa: E402
 from resources.lancedb_store import LanceDBStore  # noqa: E402
+from resources.settings import IngestSettings  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,18 @@ def samples_inbox(inbox) -> Path:
     return inbox
 
 
+def current_definitions() -> dg.Definitions:
+    """The code location as the daemon would load it now, from this test's environment."""
+    from ingestion_assets.definitions import build_definitions
+
+    return build_definitions(IngestSettings.from_env())
+
+
+def current_versions() -> PhaseVersions:
+    """The parser, chunker and model versions of the resources configured by this test's environment."""
+    return PhaseVersions.of(IngestSettings.from_env().embedding_model().process_config_and_initialize())
+
+
 def sample_keys(folder: Path) -> list[str]:
     from resources.document_source import DocumentSource
 
@@ -78,8 +91,7 @@ def materialize(
     asset_keys: Sequence[dg.AssetKey] = PHASE_KEYS,
 ) -> RunOutcome:
     """Register `keys` and materialise them in ONE ranged run, as ingestctl and the sensor do."""
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-
+    from ingestion_assets.dagster_compat import range_tags
     from ingestion_assets.definitions import get_ingest_job
     from ingestion_assets.planning import register_partitions
 
@@ -90,7 +102,7 @@ def materialize(
     with dg.execute_job(
         dg.reconstructable(get_ingest_job).get_subset(asset_selection=set(asset_keys), asset_check_selection=set()),
         instance=instance,
-        tags={ASSET_PARTITION_RANGE_START_TAG: ranged[0], ASSET_PARTITION_RANGE_END_TAG: ranged[-1]},
+        tags=range_tags(ranged[0], ranged[-1]),
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     ) as result:
         return RunOutcome(result.success, result.run_id)
@@ -109,10 +121,8 @@ def statuses(instance: dg.DagsterInstance, keys: Sequence[str]) -> dict[str, dic
 
 def execute_request(instance: dg.DagsterInstance, request: dg.RunRequest) -> RunOutcome:
     """Execute a sensor's or schedule's RunRequest in this process, as the daemon would launch it."""
-    from ingestion_assets.definitions import defs
-
     job_name = request.job_name or "ingest_job"
-    job = defs.resolve_job_def(job_name)
+    job = current_definitions().resolve_job_def(job_name)
     if request.asset_selection is not None:
         job = job.get_subset(
             asset_selection=set(request.asset_selection),

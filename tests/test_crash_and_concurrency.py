@@ -29,7 +29,7 @@ RUN_ONE = textwrap.dedent(
     import sys
     import dagster as dg
     from ingestion_assets.definitions import get_ingest_job
-    from ingestion_assets.assets import PHASE_KEYS
+    from ingestion_assets.keys import PHASE_KEYS
     first, last = sys.argv[1], sys.argv[2]
     job = dg.reconstructable(get_ingest_job).get_subset(asset_selection=set(PHASE_KEYS), asset_check_selection=set())
     tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}

@@ -10,13 +10,11 @@ from collections import Counter
 
 import pytest
 
-from ingestion_assets.parsing import ParseError
-from ingestion_assets.phases import _hash_file, _read_exact
 from ingestion_assets.status import document_statuses
-from resources.document_source import DocumentSource
+from resources.document_source import DocumentSource, FileChangedWhileReading, hash_file, read_exact
 from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS
 from tests import hostile_corpus
-from tests.conftest import REPO, materialize, sample_keys
+from tests.conftest import REPO, current_definitions, current_versions, materialize, sample_keys
 
 
 @pytest.fixture
@@ -37,7 +35,7 @@ def test_hostile_corpus_one_outcome_per_document(instance, store, hostile):
     result = materialize(instance, keys)
 
     assert not result.success
-    statuses = {s.doc_id: s for s in document_statuses(instance, keys, store)}
+    statuses = {s.doc_id: s for s in document_statuses(instance, keys, store, current_versions())}
     texts = {r["doc_id"]: r["text"] for r in store.read(DOCUMENTS, ["doc_id", "text"]).to_pylist()}
     chunk_counts = Counter(r["doc_id"] for r in store.read(CHUNKS, ["doc_id"]).to_pylist())
     vector_counts = Counter(r["doc_id"] for r in store.read(EMBEDDINGS, ["doc_id"]).to_pylist())
@@ -65,7 +63,7 @@ def test_symlink_and_parent_paths_are_never_read(instance, store, hostile):
     inbox, _ = hostile
     instance.add_dynamic_partitions("documents", ["link-to-secret.txt", "../hostile-outside/secret.txt"])
     materialize(instance, ["link-to-secret.txt", "../hostile-outside/secret.txt"])
-    statuses = {s.doc_id: s for s in document_statuses(instance, ["link-to-secret.txt", "../hostile-outside/secret.txt"], store)}
+    statuses = {s.doc_id: s for s in document_statuses(instance, ["link-to-secret.txt", "../hostile-outside/secret.txt"], store, current_versions())}
     assert "symbolic links are not followed" in statuses["link-to-secret.txt"].error
     assert "escapes the source root" in statuses["../hostile-outside/secret.txt"].error
     assert store.read(DOCUMENTS, ["doc_id"]).num_rows == 0
@@ -80,7 +78,7 @@ def test_file_deleted_between_detection_and_parsing(instance, store, inbox):
 
     materialize(instance, keys)
 
-    statuses = {s.doc_id: s for s in document_statuses(instance, keys, store)}
+    statuses = {s.doc_id: s for s in document_statuses(instance, keys, store, current_versions())}
     assert "no longer exists" in statuses["vanishing.txt"].error
     assert statuses["keep.txt"].ok
 
@@ -88,39 +86,37 @@ def test_file_deleted_between_detection_and_parsing(instance, store, inbox):
 def test_file_modified_while_read_is_refused(tmp_path):
     path = tmp_path / "moving.txt"
     path.write_text("first version")
-    content_hash, _ = _hash_file(path)
+    content_hash, _ = hash_file(path)
     path.write_text("second, longer version")
-    with pytest.raises(ParseError, match="changed while it was being read"):
-        _read_exact(path, content_hash)
+    with pytest.raises(FileChangedWhileReading, match="changed while it was being read"):
+        read_exact(path, content_hash)
 
 
 def test_page_and_time_limits_fail_only_the_offending_document(instance, store, inbox):
     (inbox / "a-manual.pdf").write_bytes(hostile_corpus.big_pdf(2000))
     (inbox / "b-note.txt").write_text("A small note about harbour seals.")
-    from ingestion_assets.definitions import defs
-
     source = DocumentSource(root_dir=str(inbox), max_pages=1000)
     keys = sample_keys(inbox)
     instance.add_dynamic_partitions("documents", keys)
-    result = defs.resolve_job_def("ingest_job").execute_in_process(
+    result = current_definitions().resolve_job_def("ingest_job").execute_in_process(
         instance=instance,
         tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
         resources={"source": source},
         raise_on_error=False,
     )
     assert not result.success
-    statuses = {s.doc_id: s for s in document_statuses(instance, keys, store)}
+    statuses = {s.doc_id: s for s in document_statuses(instance, keys, store, current_versions())}
     assert "too large: 2000 pages" in statuses["a-manual.pdf"].error
     assert statuses["b-note.txt"].ok
 
     slow = DocumentSource(root_dir=str(inbox), max_parse_seconds=0.05)
-    defs.resolve_job_def("ingest_job").execute_in_process(
+    current_definitions().resolve_job_def("ingest_job").execute_in_process(
         instance=instance,
         tags={"dagster/asset_partition_range_start": "a-manual.pdf", "dagster/asset_partition_range_end": "a-manual.pdf"},
         resources={"source": slow},
         raise_on_error=False,
     )
-    statuses = {s.doc_id: s for s in document_statuses(instance, ["a-manual.pdf"], store)}
+    statuses = {s.doc_id: s for s in document_statuses(instance, ["a-manual.pdf"], store, current_versions())}
     assert "too slow" in statuses["a-manual.pdf"].error
 
 

@@ -12,7 +12,7 @@ import pytest
 from ingestion_assets.status import document_statuses
 from resources.embedding_model import EmbeddingModel
 from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS
-from tests.conftest import materialize, sample_keys, statuses
+from tests.conftest import current_definitions, current_versions, materialize, sample_keys, statuses
 
 MATERIALIZED = "MATERIALIZED"
 
@@ -71,7 +71,7 @@ def test_bad_documents_fail_alone(instance, store, samples_inbox):
         assert by_asset[asset]["corrupt.pdf"] == "FAILED"
         assert by_asset[asset]["binary.txt"] == "FAILED"
         assert all(by_asset[asset][k] == MATERIALIZED for k in good), asset
-    report = {s.doc_id: s for s in document_statuses(instance, keys, store)}
+    report = {s.doc_id: s for s in document_statuses(instance, keys, store, current_versions())}
     assert "NUL bytes" in report["binary.txt"].error
     assert "corrupt.pdf" not in report["binary.txt"].error
     assert "PDF" in report["corrupt.pdf"].error
@@ -175,13 +175,12 @@ def test_lineage_tags_keep_the_ui_in_sync(instance, store, samples_inbox):
     from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
     from dagster._core.loader import LoadingContextForTest
 
-    from ingestion_assets.definitions import defs
 
     keys = sample_keys(samples_inbox)
     materialize(instance, keys)
 
     def stale_status(asset: str, key: str) -> StaleStatus:
-        resolver = CachingStaleStatusResolver(instance, defs.resolve_asset_graph(), LoadingContextForTest(instance))
+        resolver = CachingStaleStatusResolver(instance, current_definitions().resolve_asset_graph(), LoadingContextForTest(instance))
         return resolver.get_status(dg.AssetKey(asset), key)
 
     assert {stale_status(a, k) for a in ("documents", "chunks", "embeddings") for k in keys} == {StaleStatus.FRESH}

@@ -21,7 +21,7 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, Postgr
 from ingestion_assets.planning import register_partitions
 from ingestion_assets.status import document_statuses
 from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS
-from tests.conftest import REPO, SAMPLES, execute_request, materialize, sample_keys, statuses
+from tests.conftest import REPO, SAMPLES, current_versions, execute_request, materialize, sample_keys, statuses
 from tests.test_daemon_e2e import unique_text
 from tests.test_sensors import schedule_requests, tick
 
@@ -93,7 +93,7 @@ def test_pipeline_and_failed_document_on_postgres(pg_instance, store, samples_in
     assert pg_instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.FAILURE
     for asset, by_doc in statuses(pg_instance, keys).items():
         assert by_doc == {k: ("FAILED" if k == "corrupt.pdf" else MATERIALIZED) for k in keys}, asset
-    report = {s.doc_id: s for s in document_statuses(pg_instance, keys, store)}
+    report = {s.doc_id: s for s in document_statuses(pg_instance, keys, store, current_versions())}
     assert report["corrupt.pdf"].error.startswith("[documents]") and "PDF" in report["corrupt.pdf"].error
     assert report["corrupt.pdf"].phases == {"documents": "failed", "chunks": "failed", "embeddings": "failed"}
     assert all(report[k].ok and report[k].error is None and report[k].chunks for k in good)
@@ -137,7 +137,7 @@ def test_inbox_sensor_and_nightly_backfill_on_postgres(pg_instance, store, inbox
 RUN_IN_SUBPROCESS = """
 import json, sys
 import dagster as dg
-from ingestion_assets.assets import PHASE_KEYS
+from ingestion_assets.keys import PHASE_KEYS
 from ingestion_assets.definitions import get_ingest_job
 
 with dg.DagsterInstance.get() as instance:

@@ -10,12 +10,18 @@ import time
 import dagster as dg
 import pytest
 
-from ingestion_assets.assets import CHUNKS_KEY, DOCUMENTS_KEY, EMBEDDINGS_KEY, PHASE_KEYS
+from ingestion_assets.keys import CHUNKS_KEY, DOCUMENTS_KEY, EMBEDDINGS_KEY, PHASE_KEYS
 from resources.document_source import DocumentSource
+from resources.embedding_model import EmbeddingModel
 from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS
-from sensors.inbox_sensor import inbox_sensor
-from sensors.nightly_backfill import nightly_backfill
-from tests.conftest import SAMPLES, apply_partition_requests, execute_request, materialize, statuses
+from tests.conftest import (
+    SAMPLES,
+    apply_partition_requests,
+    current_definitions,
+    execute_request,
+    materialize,
+    statuses,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +33,7 @@ def tick(instance, inbox, store, cursor=None) -> dg.SensorResult:
     context = dg.build_sensor_context(
         instance=instance, cursor=cursor, resources={"source": DocumentSource(root_dir=str(inbox)), "lancedb": store}
     )
-    result = inbox_sensor(context)
+    result = current_definitions().resolve_sensor_def("inbox_sensor")(context)
     apply_partition_requests(instance, result)
     return result
 
@@ -165,9 +171,10 @@ def test_cursor_stays_small(instance, store, inbox):
 
 def schedule_requests(instance, inbox, store):
     context = dg.build_schedule_context(
-        instance=instance, resources={"source": DocumentSource(root_dir=str(inbox)), "lancedb": store}
+        instance=instance,
+        resources={"source": DocumentSource(root_dir=str(inbox)), "lancedb": store, "embedder": EmbeddingModel()},
     )
-    result = nightly_backfill(context)
+    result = current_definitions().resolve_schedule_def("nightly_backfill")(context)
     return [] if isinstance(result, dg.SkipReason) else list(result)
 
 
@@ -214,6 +221,7 @@ def test_sensor_and_schedules_default_status(value, expected):
         env["INGEST_AUTOMATION"] = value
     code = (
         "from ingestion_assets.definitions import defs\n"
+        "defs = defs()\n"
         "print(defs.resolve_sensor_def('inbox_sensor').default_status.value,"
         " defs.resolve_schedule_def('nightly_backfill').default_status.value,"
         " defs.resolve_schedule_def('nightly_maintenance').default_status.value)"

@@ -10,15 +10,14 @@ import pyarrow as pa
 import pytest
 
 from ingestion_assets import verification
-from ingestion_assets.assets import MODEL_ID, PHASE_KEYS
-from ingestion_assets.definitions import defs
-from ingestion_assets.report import build_report
+from ingestion_assets.keys import PHASE_KEYS
+from ingestion_assets.report import ReportSettings, build_report
 from ingestion_assets.search import search
 from ingestion_assets.status import document_statuses
 from resources.document_source import DocumentSource
 from resources.embedding_model import EmbeddingModel
 from resources.lancedb_store import CHUNKS, EMBEDDINGS
-from tests.conftest import SAMPLES, materialize, sample_keys
+from tests.conftest import SAMPLES, current_definitions, current_versions, materialize, sample_keys
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +35,7 @@ def ingested(instance, store, samples_inbox):
 def run_checks(instance, store, source_dir, model):
     source = DocumentSource(root_dir=str(source_dir))
     return {
-        "parity": verification.parity(instance, store, MODEL_ID, 0.5),
+        "parity": verification.parity(instance, store, current_versions().model, 0.5),
         "orphans": verification.orphans(instance, store, source),
         "reconcile": verification.reconcile(instance, store),
         "vectors": verification.vectors(store, model.dimensions),
@@ -52,14 +51,14 @@ def test_status_reports_every_state(instance, store, inbox):
     materialize(instance, ["a-done.txt", "b-broken.txt", "c-stale.txt"])
     instance.add_dynamic_partitions("documents", ["d-missing.txt", "e-running.txt"])
     store.open_table(EMBEDDINGS).update(where="doc_id = 'c-stale.txt'", values={"model": "old/model"})
-    job = defs.resolve_job_def("ingest_job")
+    job = current_definitions().resolve_job_def("ingest_job")
     instance.create_run_for_job(
         job,
         tags={"dagster/asset_partition_range_start": "e-running.txt", "dagster/asset_partition_range_end": "e-running.txt"},
         asset_selection=frozenset(PHASE_KEYS),
     )
 
-    statuses = {s.doc_id: s for s in document_statuses(instance, sample_keys(inbox), store)}
+    statuses = {s.doc_id: s for s in document_statuses(instance, sample_keys(inbox), store, current_versions())}
 
     assert statuses["a-done.txt"].phases == dict.fromkeys(["documents", "chunks", "embeddings"], "materialized")
     assert statuses["a-done.txt"].chunks > 1 and statuses["a-done.txt"].last_materialized
@@ -125,18 +124,18 @@ def test_report_ready_flips_on_failed_check_or_empty_query(instance, store, samp
     queries = tmp_path / "queries.yaml"
     shutil.copy(SAMPLES / "queries.yaml", queries)
     source = DocumentSource(root_dir=str(samples_inbox))
-    report = build_report(instance, store, source, model, queries, 0.5)
+    report = build_report(instance, store, source, model, ReportSettings(str(queries)))
     assert report["ready_for_queries"] is True
     assert all(q["expected_in_top3"] for q in report["sample_queries"])
 
     unanswerable = tmp_path / "unanswerable.yaml"
     unanswerable.write_text(queries.read_text() + '- query: "lattice quantum chromodynamics gauge fields"\n')
-    report = build_report(instance, store, source, model, unanswerable, 0.5)
+    report = build_report(instance, store, source, model, ReportSettings(str(unanswerable)))
     assert report["ready_for_queries"] is False
     assert report["sample_queries"][-1]["hits"] == 0
 
     store.open_table(EMBEDDINGS).delete("doc_id = 'beekeeping.md'")
-    report = build_report(instance, store, source, model, queries, 0.5)
+    report = build_report(instance, store, source, model, ReportSettings(str(queries)))
     assert report["ready_for_queries"] is False
     assert [c["name"] for c in report["checks"] if not c["passed"]] == ["parity", "reconcile"]
 
@@ -150,7 +149,7 @@ def test_maintenance_compacts_and_search_is_unchanged(instance, store, samples_i
     query = "How does a tidal barrage generate electricity?"
     before = [(h.chunk_id, h.score) for h in search(store, model, query, 5)]
 
-    result = defs.resolve_job_def("maintenance_job").execute_in_process(instance=instance, raise_on_error=False)
+    result = current_definitions().resolve_job_def("maintenance_job").execute_in_process(instance=instance, raise_on_error=False)
 
     assert result.success
     stats = store.table_stats()

@@ -321,14 +321,14 @@ def test_materialize_one_partition_from_the_ui_and_read_its_metadata(ui: Dagster
     page.get_by_text(RELAUNCHED, exact=True).first.click()
     expect(page.get_by_text("Latest materialization")).to_be_visible()
     expect(page.get_by_text(run_id[:8], exact=True).first).to_be_visible()
-    assert int(metadata_value(page, "vectors")) == int(metadata_value(page, "dagster/row_count")) > 0
+    assert int(metadata_value(page, "vectors")) == int(metadata_value(page, "dagster/partition_row_count")) > 0
     assert metadata_value(page, "dimensions") == "384"
     assert metadata_value(page, "model") == "sentence-transformers/all-MiniLM-L6-v2"
     ui.shot("07-materialization-metadata", docs_name="materialization-metadata")
 
     ui.open(f"/assets/chunks?view=partitions&partition={RELAUNCHED}")
     expect(page.get_by_text("Latest materialization")).to_be_visible()
-    assert int(metadata_value(page, "chunks")) == int(metadata_value(page, "dagster/row_count")) > 0
+    assert int(metadata_value(page, "chunks")) == int(metadata_value(page, "dagster/partition_row_count")) > 0
     assert int(metadata_value(page, "tokens_max")) <= 200
     expect(page.get_by_role("cell", name="preview", exact=True)).to_be_visible()
     ui.shot("08-chunks-metadata")

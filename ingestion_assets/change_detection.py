@@ -1,4 +1,4 @@
-"""What changed in the source folder since it was last ingested: the inbox sensor's decision.
+"""What changed in the source since it was last ingested: the inbox sensor's decision.
 
 Everything is derived from the folder, LanceDB's `documents` rows and Dagster's records, so
 the sensor cursor carries no per-file state and a restarted daemon loses nothing.
@@ -12,10 +12,16 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from ingestion_assets.assets import DOCUMENTS_KEY
-from ingestion_assets.partitions import documents_partitions
-from ingestion_assets.planning import Status, content_changed, failure_fingerprints, file_sha256, stored_fingerprints
-from resources.document_source import DocumentSource, SourceFile
+from ingestion_assets.keys import DOCUMENTS_KEY
+from ingestion_assets.planning import (
+    Status,
+    content_changed,
+    failure_fingerprints,
+    phase_statuses,
+    registered_partitions,
+    stored_fingerprints,
+)
+from resources.document_source import DocumentSource, SourceFile, hash_file
 from resources.lancedb_store import LanceDBStore
 
 
@@ -45,7 +51,7 @@ def detect_changes(
     scan = source.scan()
     changes.files = len(scan.files)
     now_ns = time.time_ns()
-    existing = instance.get_dynamic_partitions(documents_partitions.name)
+    existing = registered_partitions(instance)
     partitions = set(existing)
     stored = stored_fingerprints(store)
 
@@ -63,7 +69,7 @@ def detect_changes(
             candidates.append(file)
 
     known = [f.key for f in candidates if f.key in partitions]
-    status = instance.get_status_by_partition(DOCUMENTS_KEY, known, documents_partitions) if known else {}
+    status = phase_statuses(instance, known, [DOCUMENTS_KEY])[DOCUMENTS_KEY] if known else {}
     failed = [k for k in known if status.get(k) == Status.FAILED and k not in stored]
     failed_at = failure_fingerprints(instance, failed)
     incoming: dict[str, str] = {}
@@ -77,7 +83,7 @@ def detect_changes(
             changes.waiting.append(file.key)
             continue
         try:
-            content_hash = file_sha256(file.path)
+            content_hash, _ = hash_file(file.path)
         except OSError:
             continue
         incoming[file.key] = content_hash

@@ -1,0 +1,58 @@
+"""The Dagster internals this project relies on, fenced in one module (no public form exists in 1.13).
+
+- Ranged runs are requested with the two partition-range tags.
+- Materialisations logged as events (not returned outputs) carry the data-version lineage tags
+  Dagster itself adds to outputs, so the UI shows fresh/stale per partition.
+- The latest materialisation storage id per partition is one event-log query.
+- `TableMetadataSet` builds Dagster's standard `dagster/...` table metadata.
+- `AssetJob` names the type `define_asset_job` returns.
+
+`tests/test_pipeline.py::test_lineage_tags_keep_the_ui_in_sync` guards this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import dagster as dg
+from dagster._core.definitions.data_version import (
+    CODE_VERSION_TAG,
+    DATA_VERSION_TAG,
+    NULL_EVENT_POINTER,
+    get_input_data_version_tag,
+    get_input_event_pointer_tag,
+)
+from dagster._core.definitions.metadata import TableMetadataSet
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition as AssetJob
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+__all__ = ["AssetJob", "TableMetadataSet", "lineage_tags", "latest_materialization_ids", "range_tags", "RANGE_START", "RANGE_END"]
+
+RANGE_START = ASSET_PARTITION_RANGE_START_TAG
+RANGE_END = ASSET_PARTITION_RANGE_END_TAG
+
+
+def range_tags(first: str, last: str) -> dict[str, str]:
+    """Tags of a run over the partitions `first` .. `last` (insertion order)."""
+    return {RANGE_START: first, RANGE_END: last}
+
+
+def latest_materialization_ids(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partitions: Iterable[str]
+) -> dict[str, int]:
+    """Storage id of the latest materialisation of each partition of `key`: one query."""
+    return instance.event_log_storage.get_latest_storage_id_by_partition(
+        key, dg.DagsterEventType.ASSET_MATERIALIZATION, partitions=set(partitions)
+    )
+
+
+def lineage_tags(
+    code_version: str, data_version: str, upstream: dg.AssetKey | None, upstream_version: str | None, pointer: int | None
+) -> dict[str, str]:
+    """The tags Dagster adds to an output's materialisation: code and data version, and which
+    upstream materialisation (data version and event pointer) it was computed from."""
+    tags = {CODE_VERSION_TAG: code_version, DATA_VERSION_TAG: data_version}
+    if upstream is not None:
+        tags[get_input_data_version_tag(upstream)] = upstream_version or ""
+        tags[get_input_event_pointer_tag(upstream)] = str(pointer) if pointer else NULL_EVENT_POINTER
+    return tags
