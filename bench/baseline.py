@@ -20,7 +20,7 @@ import os
 import resource
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def walk(root: Path, suffixes: set[str]) -> list[tuple[str, Path]]:
@@ -117,7 +117,7 @@ def run_baseline(corpus_dir: Path, lancedb_uri: str) -> dict[str, Any]:
                 "text": doc.text,
                 "page_offsets": doc.page_offsets,
                 "parser_version": PARSER_VERSION,
-                "ingested_at": datetime.now(timezone.utc),
+                "ingested_at": datetime.now(UTC),
             }
         )
     parse_s = time.perf_counter() - t0
@@ -155,9 +155,7 @@ def run_baseline(corpus_dir: Path, lancedb_uri: str) -> dict[str, Any]:
     }
     store.replace_documents_rows(DOCUMENTS, pa.Table.from_pylist(doc_rows, schema=DOCUMENTS_SCHEMA), doc_ids)
     store.replace_documents_rows(CHUNKS, pa.Table.from_pylist(chunk_rows, schema=CHUNKS_SCHEMA), doc_ids)
-    store.replace_documents_rows(
-        EMBEDDINGS, pa.table(embedding_columns, schema=embeddings_schema(dimensions)), doc_ids
-    )
+    store.replace_documents_rows(EMBEDDINGS, pa.table(embedding_columns, schema=embeddings_schema(dimensions)), doc_ids)
     write_s = time.perf_counter() - t0
 
     wall_s = time.perf_counter() - started

@@ -124,7 +124,9 @@ def verify(work: Path) -> list[str]:
         for doc_id, want in expected.items():
             have = {r["chunk_id"] for r in rows if r["doc_id"] == doc_id}
             if have != want["chunks"]:
-                problems.append(f"{table}: {doc_id} has {len(have - want['chunks'])} extra, {len(want['chunks'] - have)} missing")
+                problems.append(
+                    f"{table}: {doc_id} has {len(have - want['chunks'])} extra, {len(want['chunks'] - have)} missing"
+                )
         orphans = {r["doc_id"] for r in rows} - set(expected)
         problems += [f"{table}: orphan rows of {d}" for d in sorted(orphans)]
     return problems
@@ -141,14 +143,20 @@ def run_trials(trials: int, seed: int = 1, work: Path | None = None) -> dict:
         edit_one(work / "inbox", seed=seed * 1000 + trial)
         extra = work / "inbox" / "arrivals" / f"arrival-{trial:02d}.md"
         extra.parent.mkdir(exist_ok=True)
-        extra.write_text(f"# Arrival {trial}\n\n" + " ".join(f"Trial {trial} sentence {i} about harbours." for i in range(150)))
+        extra.write_text(
+            f"# Arrival {trial}\n\n" + " ".join(f"Trial {trial} sentence {i} about harbours." for i in range(150))
+        )
         point, marker = rng.choice(KILL_POINTS)
         delay = round(rng.uniform(0.0, 1.5), 2)
         started = time.monotonic()
         killed = _kill_at(_ingest(work), marker, delay)
         recovery = subprocess.run(
             [sys.executable, "-m", "ingestctl", "ingest", "--log-level", "WARNING"],
-            cwd=work, env=_env(work), capture_output=True, text=True, timeout=600,
+            cwd=work,
+            env=_env(work),
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         problems = verify(work)
         results.append(
@@ -183,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"{summary['ok']} of {summary['trials']} trials recovered exactly ({summary['killed']} killed mid-ingestion)")
+        print(
+            f"{summary['ok']} of {summary['trials']} trials recovered exactly ({summary['killed']} killed mid-ingestion)"
+        )
     return 0 if summary["ok"] == summary["trials"] else 1
 
 

@@ -33,7 +33,12 @@ def main() -> int:
         code = subprocess.call(args)
         maxrss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         extra = {}
-    report = {"wall_s": round(time.perf_counter() - started, 3), "exit": code, "peak_rss_mb": round(maxrss_kb / 1024, 1), **extra}
+    report = {
+        "wall_s": round(time.perf_counter() - started, 3),
+        "exit": code,
+        "peak_rss_mb": round(maxrss_kb / 1024, 1),
+        **extra,
+    }
     print("BENCH-MEASURE " + json.dumps(report), flush=True)
     return 0
 

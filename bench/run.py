@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,7 +61,7 @@ def _home(path: Path) -> Path:
 def measure(args: list[str], env: dict[str, str], probe: bool = False) -> tuple[dict, str]:
     cmd = [PY, str(REPO / "bench" / "measure.py"), *(["--probe-modules"] if probe else []), *args]
     proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)
-    line = next((l for l in reversed(proc.stdout.splitlines()) if l.startswith("BENCH-MEASURE ")), None)
+    line = next((row for row in reversed(proc.stdout.splitlines()) if row.startswith("BENCH-MEASURE ")), None)
     if line is None:
         raise RuntimeError(f"command failed: {args}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return json.loads(line.split(" ", 1)[1]), proc.stdout
@@ -78,7 +78,9 @@ def run_facts(home: Path, since: datetime) -> dict:
     for record in records:
         if record.start_time and record.end_time:
             facts["run_s"] += record.end_time - record.start_time
-        events = instance.get_records_for_run(record.dagster_run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records
+        events = instance.get_records_for_run(
+            record.dagster_run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+        ).records
         batch_seen = False
         for event in events:
             materialization = event.event_log_entry.asset_materialization
@@ -141,8 +143,12 @@ def daemon_run(corpus: Path, work: Path, docs: int) -> dict:
     daemon_bin = str(Path(PY).with_name("dagster-daemon"))
     with open(work / "daemon.log", "w") as log:
         daemon = subprocess.Popen(
-            [daemon_bin, "run", "-w", str(REPO / "workspace.yaml")], cwd=REPO, env=env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            [daemon_bin, "run", "-w", str(REPO / "workspace.yaml")],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             deadline = time.monotonic() + 120
@@ -153,7 +159,7 @@ def daemon_run(corpus: Path, work: Path, docs: int) -> dict:
             staging = work / "daemon-staging"
             shutil.copytree(corpus, staging / "corpus")
             started = time.monotonic()
-            since = datetime.now(timezone.utc)
+            since = datetime.now(UTC)
             (staging / "corpus").rename(inbox / "corpus")
             from resources.lancedb_store import EMBEDDINGS, LanceDBStore
 
@@ -162,7 +168,11 @@ def daemon_run(corpus: Path, work: Path, docs: int) -> dict:
             while True:
                 peak = max(peak, _peak_dagster_rss_mb())
                 table = store.open_table(EMBEDDINGS)
-                if table is not None and len(set(table.search().select(["doc_id"]).limit(None).to_arrow().column("doc_id").to_pylist())) >= docs:
+                if (
+                    table is not None
+                    and len(set(table.search().select(["doc_id"]).limit(None).to_arrow().column("doc_id").to_pylist()))
+                    >= docs
+                ):
                     break
                 if time.monotonic() - started > 3600:
                     raise RuntimeError("daemon ingestion did not finish within an hour")
@@ -195,7 +205,9 @@ def _drop_to_vectors(work: Path, inbox: Path, store) -> float:
 
     doc = pymupdf.open()
     for page in range(1, 11):
-        text = " ".join(f"Latency probe page {page}, sentence {i}, about tide tables and harbour pilots." for i in range(25))
+        text = " ".join(
+            f"Latency probe page {page}, sentence {i}, about tide tables and harbour pilots." for i in range(25)
+        )
         doc.new_page().insert_textbox(pymupdf.Rect(50, 50, 550, 800), text, fontsize=10)
     staged = work / "latency-probe.pdf"
     doc.save(staged)
@@ -223,10 +235,11 @@ def scale_run(work: Path, n: int) -> dict:
     import dagster as dg
     import pyarrow as pa
 
+    from ingestion_assets.definitions import build_definitions
     from ingestion_assets.parsing import PARSER_VERSION
     from resources.document_source import DocumentSource
     from resources.lancedb_store import DOCUMENTS, DOCUMENTS_SCHEMA, LanceDBStore
-    from sensors.inbox_sensor import inbox_sensor
+    from resources.settings import IngestSettings
 
     home, db, inbox = _home(work / "scale-home"), work / "scale-db", work / "scale-inbox"
     t0 = time.perf_counter()
@@ -241,6 +254,7 @@ def scale_run(work: Path, n: int) -> dict:
     source = DocumentSource(root_dir=str(inbox))
     store = LanceDBStore(uri=str(db))
     resources = {"source": source, "lancedb": store}
+    inbox_sensor = build_definitions(IngestSettings.from_env()).resolve_sensor_def("inbox_sensor")
 
     def tick() -> tuple[float, dg.SensorResult]:
         context = dg.build_sensor_context(instance=instance, resources=resources)
@@ -255,7 +269,7 @@ def scale_run(work: Path, n: int) -> dict:
     register_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
     rows = []
     for file in source.scan().files:
         data = file.path.read_bytes()
@@ -271,18 +285,20 @@ def scale_run(work: Path, n: int) -> dict:
                 "text": data.decode(),
                 "page_offsets": [0],
                 "parser_version": PARSER_VERSION,
-                "ingested_at": datetime.now(timezone.utc),
+                "ingested_at": datetime.now(UTC),
                 "warnings": [],
             }
         )
-    store.replace_documents_rows(DOCUMENTS, pa.Table.from_pylist(rows, schema=DOCUMENTS_SCHEMA), [r["doc_id"] for r in rows])
+    store.replace_documents_rows(
+        DOCUMENTS, pa.Table.from_pylist(rows, schema=DOCUMENTS_SCHEMA), [r["doc_id"] for r in rows]
+    )
     rows_s = time.perf_counter() - t0
 
     steady = [tick() for _ in range(3)]
     steady_s = sorted(t for t, _ in steady)[1]
     status, _ = measure([PY, "-m", "ingestctl", "status", "--json"], _env(home, db, inbox))
     status_text, stdout = measure([PY, "-m", "ingestctl", "status"], _env(home, db, inbox))
-    summary = next((l for l in stdout.splitlines() if " document(s) — " in l), "")
+    summary = next((row for row in stdout.splitlines() if " document(s) — " in row), "")
     instance.dispose()
     return {
         "files": n,
@@ -320,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             [PY, str(REPO / "bench" / "baseline.py"), str(corpus), "--lancedb", str(work / "baseline-db"), "--json"],
             _env(work, work / "baseline-db", corpus),
         )
-        detail = json.loads(next(l for l in stdout.splitlines() if l.startswith("{")))
+        detail = json.loads(next(row for row in stdout.splitlines() if row.startswith("{")))
         results["baseline"] = {**detail, "wall_s": report["wall_s"], "peak_rss_mb": report["peak_rss_mb"]}
         print(f"baseline: {results['baseline']}", flush=True)
 
@@ -328,22 +344,31 @@ def main(argv: list[str] | None = None) -> int:
     env = _env(home, db, corpus)
     if {"cold", "noop", "edit"} & only:
         results["startup_s"] = startup_cost(env)
-        since = datetime.now(timezone.utc)
+        since = datetime.now(UTC)
         report, _ = measure(["ingest"], env, probe=True)
         results["cold"] = {**report, "chunks": chunk_count(db), **run_facts(home, since)}
         print(f"cold: {results['cold']}", flush=True)
     if {"noop", "edit"} & only:
         before = lancedb_versions(db)
-        since = datetime.now(timezone.utc)
+        since = datetime.now(UTC)
         report, _ = measure(["ingest"], env, probe=True)
-        results["noop"] = {**report, **run_facts(home, since), "new_lancedb_versions": sum(lancedb_versions(db).values()) - sum(before.values())}
+        results["noop"] = {
+            **report,
+            **run_facts(home, since),
+            "new_lancedb_versions": sum(lancedb_versions(db).values()) - sum(before.values()),
+        }
         print(f"noop: {results['noop']}", flush=True)
     if "edit" in only:
         edited = edit_one(corpus, seed=args.seed)
-        since = datetime.now(timezone.utc)
+        since = datetime.now(UTC)
         report, _ = measure(["ingest"], env, probe=True)
         facts = run_facts(home, since)
-        results["edit"] = {**report, "document": str(edited.relative_to(corpus)), **facts, "startup_s": results["startup_s"]}
+        results["edit"] = {
+            **report,
+            "document": str(edited.relative_to(corpus)),
+            **facts,
+            "startup_s": results["startup_s"],
+        }
         print(f"edit: {results['edit']}", flush=True)
     if "daemon" in only:
         results["daemon"] = daemon_run(corpus, work, args.docs)
@@ -380,27 +405,97 @@ def print_table(r: dict) -> None:
     rows = [("run", "wall s", "chunks", "chunks/s", "embedded", "peak RSS MB", "notes")]
     if "baseline" in r:
         b = r["baseline"]
-        rows.append(("baseline (plain script)", b["wall_s"], b["chunks"], round(b["chunks"] / b["wall_s"], 1), b["chunks"], b["peak_rss_mb"], f"embed {b['embed_s']} s"))
+        rows.append(
+            (
+                "baseline (plain script)",
+                b["wall_s"],
+                b["chunks"],
+                round(b["chunks"] / b["wall_s"], 1),
+                b["chunks"],
+                b["peak_rss_mb"],
+                f"embed {b['embed_s']} s",
+            )
+        )
     for mode, label in (("cold", "ingestctl ingest, cold"), ("daemon", "sensor + daemon, cold")):
         if mode in r:
             m = r[mode]
-            rows.append((label, m["wall_s"], m["chunks"], round(m["chunks"] / m["wall_s"], 1), m["chunks_embedded"], m["peak_rss_mb"], f"{m['runs']} run(s), embed {m['embed_s']} s"))
+            rows.append(
+                (
+                    label,
+                    m["wall_s"],
+                    m["chunks"],
+                    round(m["chunks"] / m["wall_s"], 1),
+                    m["chunks_embedded"],
+                    m["peak_rss_mb"],
+                    f"{m['runs']} run(s), embed {m['embed_s']} s",
+                )
+            )
     if "noop" in r:
         n = r["noop"]
-        rows.append(("ingestctl ingest, no-op", n["wall_s"], "-", "-", n["chunks_embedded"], n["peak_rss_mb"], f"{n['runs']} runs, {n['new_lancedb_versions']} new versions, torch imported: {n['torch']}"))
+        rows.append(
+            (
+                "ingestctl ingest, no-op",
+                n["wall_s"],
+                "-",
+                "-",
+                n["chunks_embedded"],
+                n["peak_rss_mb"],
+                f"{n['runs']} runs, {n['new_lancedb_versions']} new versions, torch imported: {n['torch']}",
+            )
+        )
     if "edit" in r:
         e = r["edit"]
-        rows.append(("ingestctl ingest, one edit", e["wall_s"], "-", "-", e["chunks_embedded"], e["peak_rss_mb"], f"startup {e['startup_s']} s + embed {e['embed_s']} s"))
+        rows.append(
+            (
+                "ingestctl ingest, one edit",
+                e["wall_s"],
+                "-",
+                "-",
+                e["chunks_embedded"],
+                e["peak_rss_mb"],
+                f"startup {e['startup_s']} s + embed {e['embed_s']} s",
+            )
+        )
     if "daemon" in r:
         d = r["daemon"]
-        rows.append(("10-page PDF: drop to vectors", d["ten_page_pdf_drop_to_vectors_s"], "-", "-", "-", "-", f"sensor interval {d['sensor_interval_s']} s"))
+        rows.append(
+            (
+                "10-page PDF: drop to vectors",
+                d["ten_page_pdf_drop_to_vectors_s"],
+                "-",
+                "-",
+                "-",
+                "-",
+                f"sensor interval {d['sensor_interval_s']} s",
+            )
+        )
     if "scale" in r:
         s = r["scale"]
-        rows.append((f"sensor tick, {s['files']} files", s["steady_tick_s"], "-", "-", "-", "-", f"first tick {s['first_tick_s']} s"))
-        rows.append((f"ingestctl status, {s['files']} partitions", s["status_command_s"], "-", "-", "-", "-", f"whole command; --json {s['status_json_command_s']} s"))
+        rows.append(
+            (
+                f"sensor tick, {s['files']} files",
+                s["steady_tick_s"],
+                "-",
+                "-",
+                "-",
+                "-",
+                f"first tick {s['first_tick_s']} s",
+            )
+        )
+        rows.append(
+            (
+                f"ingestctl status, {s['files']} partitions",
+                s["status_command_s"],
+                "-",
+                "-",
+                "-",
+                "-",
+                f"whole command; --json {s['status_json_command_s']} s",
+            )
+        )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for i, row in enumerate(rows):
-        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |")
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) + " |")
         if i == 0:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     print()

@@ -1,0 +1,1 @@
+"""`ingestctl`: the command line of the product."""

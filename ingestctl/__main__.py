@@ -1,3 +1,5 @@
+"""`python -m ingestctl`."""
+
 import sys
 
 from ingestctl.cli import main

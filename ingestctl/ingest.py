@@ -23,7 +23,9 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -
     for rel, reason in scan.rejected:
         print(f"skipped {rel}: {reason}", file=sys.stderr)
     keys = [f.key for f in scan.files]
-    print(f"source {cli.source.root}: {len(keys)} document(s); LanceDB {cli.store.uri}; DAGSTER_HOME {os.environ['DAGSTER_HOME']}")
+    print(
+        f"source {cli.source.root}: {len(keys)} document(s); LanceDB {cli.store.uri}; DAGSTER_HOME {os.environ['DAGSTER_HOME']}"
+    )
 
     dead = fail_dead_runs(instance)
     if dead:

@@ -26,7 +26,10 @@ def run_status(doc_ids: list[str], as_json: bool, failed_only: bool) -> int:
         print(json.dumps({"documents": [s.to_dict() for s in statuses], "summary": summary}, indent=2))
     else:
         print_status_table(statuses, show_phases=True)
-        parts = [f"{phase}: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) for phase, counts in summary.items()]
+        parts = [
+            f"{phase}: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+            for phase, counts in summary.items()
+        ]
         print(f"{len(statuses)} document(s) — " + "; ".join(parts) + f" ({time.perf_counter() - started:.2f} s)")
     return 0
 

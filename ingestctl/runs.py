@@ -55,7 +55,9 @@ def print_status_table(statuses, show_phases: bool = False) -> None:
         return
     width = min(60, max(len(s.doc_id) for s in statuses))
     if show_phases:
-        lines = [f"{'document':<{width}}  {'documents':<12}  {'chunks':<12}  {'embeddings':<12}  {'#chunks':>7}  {'last materialized':<25}  error / warnings"]
+        lines = [
+            f"{'document':<{width}}  {'documents':<12}  {'chunks':<12}  {'embeddings':<12}  {'#chunks':>7}  {'last materialized':<25}  error / warnings"
+        ]
         for s in statuses:
             chunks = "" if s.chunks is None else str(s.chunks)
             p = s.phases

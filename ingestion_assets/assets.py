@@ -6,7 +6,6 @@ then raises `Failure` naming the documents that did not, so every partition of e
 its own status: a bad document never fails the others of its batch.
 """
 
-
 import hashlib
 from collections.abc import Iterator
 

@@ -6,7 +6,6 @@ one-document materialisation launched from the UI. `maintenance_job` runs them n
 can execute them at any time.
 """
 
-
 import dagster as dg
 
 from ingestion_assets import verification
@@ -48,7 +47,9 @@ def build_ingestion_checks(max_drift_pct: float) -> list[dg.AssetChecksDefinitio
     def reconcile_check(context: dg.AssetCheckExecutionContext, lancedb: LanceDBStore) -> dg.AssetCheckResult:
         return verification.reconcile(context.instance, lancedb).as_result()
 
-    @dg.asset_check(asset=REPORT_KEY, name="vectors", description="Every vector has the model's dimensions, no NaN and unit norm.")
+    @dg.asset_check(
+        asset=REPORT_KEY, name="vectors", description="Every vector has the model's dimensions, no NaN and unit norm."
+    )
     def vectors_check(lancedb: LanceDBStore, embedder: EmbeddingModel) -> dg.AssetCheckResult:
         return verification.vectors(lancedb, embedder.dimensions).as_result()
 

@@ -26,7 +26,15 @@ from dagster._core.definitions.metadata import TableMetadataSet
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition as AssetJob
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-__all__ = ["AssetJob", "TableMetadataSet", "lineage_tags", "latest_materialization_ids", "range_tags", "RANGE_START", "RANGE_END"]
+__all__ = [
+    "AssetJob",
+    "TableMetadataSet",
+    "lineage_tags",
+    "latest_materialization_ids",
+    "range_tags",
+    "RANGE_START",
+    "RANGE_END",
+]
 
 RANGE_START = ASSET_PARTITION_RANGE_START_TAG
 RANGE_END = ASSET_PARTITION_RANGE_END_TAG
@@ -47,7 +55,11 @@ def latest_materialization_ids(
 
 
 def lineage_tags(
-    code_version: str, data_version: str, upstream: dg.AssetKey | None, upstream_version: str | None, pointer: int | None
+    code_version: str,
+    data_version: str,
+    upstream: dg.AssetKey | None,
+    upstream_version: str | None,
+    pointer: int | None,
 ) -> dict[str, str]:
     """The tags Dagster adds to an output's materialisation: code and data version, and which
     upstream materialisation (data version and event pointer) it was computed from."""

@@ -46,7 +46,9 @@ def build_definitions(settings: IngestSettings) -> dg.Definitions:
             )
         ],
         schedules=[
-            build_nightly_backfill(jobs.run_job, settings.nightly_cron, settings.timezone, settings.max_docs_per_run, running),
+            build_nightly_backfill(
+                jobs.run_job, settings.nightly_cron, settings.timezone, settings.max_docs_per_run, running
+            ),
             build_nightly_maintenance(jobs.maintenance, settings.maintenance_cron, settings.timezone, running),
         ],
         executor=dg.in_process_executor,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -68,11 +68,11 @@ class Batch:
         return [d for d in self.doc_ids if d not in self.failures]
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _stored_parses(store: LanceDBStore, hashes: set[str]) -> list[dict[str, Any]]:
@@ -100,7 +100,9 @@ def parse_phase(batch: Batch, source: DocumentSource, store: LanceDBStore) -> Ph
             path = source.path_for(doc_id)
             size = os.stat(path, follow_symlinks=False).st_size
             if size > source.max_file_mb * 1024 * 1024:
-                raise ParseError(f"too large: {size / 2**20:.0f} MB, the limit is {source.max_file_mb:g} MB (INGEST_MAX_FILE_MB)")
+                raise ParseError(
+                    f"too large: {size / 2**20:.0f} MB, the limit is {source.max_file_mb:g} MB (INGEST_MAX_FILE_MB)"
+                )
             hashed[doc_id] = hash_file(path)
         except (ParseError, OSError, ValueError) as exc:
             batch.fail(doc_id, DOCUMENTS, str(exc) or type(exc).__name__)
@@ -113,7 +115,11 @@ def parse_phase(batch: Batch, source: DocumentSource, store: LanceDBStore) -> Ph
     for doc_id in batch.remaining:
         content_hash, st = hashed[doc_id]
         mtime = _EPOCH + timedelta(microseconds=st.st_mtime_ns // 1000)
-        batch.fingerprints[doc_id] = {"content_hash": content_hash, "size_bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+        batch.fingerprints[doc_id] = {
+            "content_hash": content_hash,
+            "size_bytes": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+        }
         t0 = time.perf_counter()
         own = stored_by_doc.get(doc_id)
         previous = own if own and own["content_hash"] == content_hash else stored_by_hash.get(content_hash)
@@ -133,7 +139,9 @@ def parse_phase(batch: Batch, source: DocumentSource, store: LanceDBStore) -> Ph
                 continue
             reused_from = None
         batch.texts[doc_id] = (doc.text, doc.page_offsets)
-        unchanged = reused_from == doc_id and own is not None and own["mtime"] == mtime and own["size_bytes"] == st.st_size
+        unchanged = (
+            reused_from == doc_id and own is not None and own["mtime"] == mtime and own["size_bytes"] == st.st_size
+        )
         if not unchanged:
             rows.append(
                 {
@@ -173,7 +181,9 @@ def _load_texts(batch: Batch, store: LanceDBStore) -> None:
     missing = [d for d in batch.remaining if d not in batch.texts]
     if not missing:
         return
-    stored = store.read_documents_rows(DOCUMENTS, missing, ["doc_id", "text", "page_offsets", "content_hash"]).to_pylist()
+    stored = store.read_documents_rows(
+        DOCUMENTS, missing, ["doc_id", "text", "page_offsets", "content_hash"]
+    ).to_pylist()
     for row in stored:
         batch.texts[row["doc_id"]] = (row["text"] or "", list(row["page_offsets"] or [0]))
         batch.fingerprints.setdefault(row["doc_id"], {})["content_hash"] = row["content_hash"]
@@ -312,4 +322,6 @@ def _cached_vectors(store: LanceDBStore, model_id: str, hashes: set[str]) -> dic
     rows = store.read(EMBEDDINGS, ["text_hash", "vector"], where)
     if rows.num_rows == 0:
         return {}
-    return dict(zip(rows.column("text_hash").to_pylist(), rows.column("vector").to_numpy(zero_copy_only=False), strict=True))
+    return dict(
+        zip(rows.column("text_hash").to_pylist(), rows.column("vector").to_numpy(zero_copy_only=False), strict=True)
+    )

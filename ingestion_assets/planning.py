@@ -122,7 +122,9 @@ class StoredVersions:
 
     @classmethod
     def read(cls, store: LanceDBStore) -> StoredVersions:
-        return cls(stored_fingerprints(store), _distinct(store, CHUNKS, "chunker"), _distinct(store, EMBEDDINGS, "model"))
+        return cls(
+            stored_fingerprints(store), _distinct(store, CHUNKS, "chunker"), _distinct(store, EMBEDDINGS, "model")
+        )
 
 
 def stored_fingerprints(store: LanceDBStore) -> dict[str, list]:
@@ -239,4 +241,3 @@ def failed_documents(instance: dg.DagsterInstance, keys: Sequence[str]) -> set[s
     """Documents with at least one failed phase."""
     statuses = phase_statuses(instance, keys)
     return {doc for by_doc in statuses.values() for doc, status in by_doc.items() if status == Status.FAILED}
-

@@ -13,7 +13,9 @@ class PurgeConfig(dg.Config):
 def purge_documents(context: dg.OpExecutionContext, config: PurgeConfig, lancedb: LanceDBStore) -> None:
     deleted = lancedb.delete_documents(config.doc_ids)
     context.log.info(f"purged {len(config.doc_ids)} document(s): rows deleted per table {deleted}")
-    context.add_output_metadata({"documents": len(config.doc_ids), **{f"{t}_rows_deleted": n for t, n in deleted.items()}})
+    context.add_output_metadata(
+        {"documents": len(config.doc_ids), **{f"{t}_rows_deleted": n for t, n in deleted.items()}}
+    )
 
 
 @dg.job(

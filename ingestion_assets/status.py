@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -101,18 +101,33 @@ class StoredState:
             stale_parse = set(ids.filter(pc.not_equal(docs.column("parser_version"), versions.parser)).to_pylist())
             has_warnings = pc.fill_null(pc.greater(pc.list_value_length(docs.column("warnings")), 0), False)
             with_warnings = docs.filter(has_warnings)
-            warnings = dict(zip(with_warnings.column("doc_id").to_pylist(), with_warnings.column("warnings").to_pylist(), strict=True))
+            warnings = dict(
+                zip(
+                    with_warnings.column("doc_id").to_pylist(),
+                    with_warnings.column("warnings").to_pylist(),
+                    strict=True,
+                )
+            )
         chunk_counts: dict[str, int] = {}
         stale_chunks: set[str] = set()
         rows = store.read(CHUNKS, ["doc_id", "chunker"])
         if rows.num_rows:
             counts = rows.group_by("doc_id").aggregate([("doc_id", "count")])
-            chunk_counts = dict(zip(counts.column("doc_id").to_pylist(), counts.column("doc_id_count").to_pylist(), strict=True))
-            stale_chunks = set(rows.filter(pc.not_equal(rows.column("chunker"), versions.chunker)).column("doc_id").unique().to_pylist())
+            chunk_counts = dict(
+                zip(counts.column("doc_id").to_pylist(), counts.column("doc_id_count").to_pylist(), strict=True)
+            )
+            stale_chunks = set(
+                rows.filter(pc.not_equal(rows.column("chunker"), versions.chunker))
+                .column("doc_id")
+                .unique()
+                .to_pylist()
+            )
         stale_vectors: set[str] = set()
         rows = store.read(EMBEDDINGS, ["doc_id", "model"])
         if rows.num_rows:
-            stale_vectors = set(rows.filter(pc.not_equal(rows.column("model"), versions.model)).column("doc_id").unique().to_pylist())
+            stale_vectors = set(
+                rows.filter(pc.not_equal(rows.column("model"), versions.model)).column("doc_id").unique().to_pylist()
+            )
         return cls(ingested_at, stale_parse, warnings, chunk_counts, stale_chunks, stale_vectors)
 
 
@@ -126,9 +141,12 @@ def document_statuses(
     errors = latest_errors(instance, failed)
     stored = StoredState.read(store, versions)
     detailed = _latest_materializations(instance, doc_ids) if len(doc_ids) <= DETAILED_LOOKUP_LIMIT else {}
-    by_phase = [(name, statuses[key], stale) for name, key, stale in zip(
-        PHASES, PHASE_KEYS, (stored.stale_parse, stored.stale_chunks, stored.stale_vectors), strict=True
-    )]
+    by_phase = [
+        (name, statuses[key], stale)
+        for name, key, stale in zip(
+            PHASES, PHASE_KEYS, (stored.stale_parse, stored.stale_chunks, stored.stale_vectors), strict=True
+        )
+    ]
     result = []
     for doc_id in doc_ids:
         phases = {}
@@ -137,7 +155,7 @@ def document_statuses(
             phases[name] = "stale" if state == "materialized" and doc_id in stale else state
         count = stored.chunk_counts.get(doc_id, 0) if phases["chunks"] in ("materialized", "stale") else None
         if doc_id in detailed:
-            last = datetime.fromtimestamp(detailed[doc_id], timezone.utc).isoformat(timespec="seconds")
+            last = datetime.fromtimestamp(detailed[doc_id], UTC).isoformat(timespec="seconds")
         else:
             last = stored.ingested_at.get(doc_id)
         result.append(DocumentStatus(doc_id, phases, count, last, errors.get(doc_id), stored.warnings.get(doc_id, [])))

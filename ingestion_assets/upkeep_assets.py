@@ -1,6 +1,5 @@
 """`lancedb_maintenance` and `ingestion_report`: keep the store fast and say whether it is complete and queryable."""
 
-
 from typing import Any
 
 import dagster as dg

@@ -58,7 +58,9 @@ def parity(instance: dg.DagsterInstance, store: LanceDBStore, model_id: str, max
     chunk_doc = {c["chunk_id"]: c["doc_id"] for c in chunks if c["doc_id"] in done}
     current = Counter(v["chunk_id"] for v in vectors if v["doc_id"] in done and v["model"] == model_id)
     missing = [cid for cid in chunk_doc if current[cid] == 0]
-    extra_rows = [v for v in vectors if v["doc_id"] in done and (v["model"] != model_id or v["chunk_id"] not in chunk_doc)]
+    extra_rows = [
+        v for v in vectors if v["doc_id"] in done and (v["model"] != model_id or v["chunk_id"] not in chunk_doc)
+    ]
     duplicates = [cid for cid, n in current.items() if n > 1]
     extra = len(extra_rows) + sum(current[cid] - 1 for cid in duplicates)
     drift = 100.0 * (len(missing) + extra) / max(1, len(chunk_doc))
@@ -70,7 +72,13 @@ def parity(instance: dg.DagsterInstance, store: LanceDBStore, model_id: str, max
         passed,
         f"{len(chunk_doc)} chunks of {len(done)} documents: {len(missing)} without a vector, {extra} extra vectors "
         f"(drift {drift:.2f} %, limit {max_drift_pct} %)",
-        {"chunks": len(chunk_doc), "missing": len(missing), "extra": extra, "drift_pct": round(drift, 4), "model": model_id},
+        {
+            "chunks": len(chunk_doc),
+            "missing": len(missing),
+            "extra": extra,
+            "drift_pct": round(drift, 4),
+            "model": model_id,
+        },
         sorted(offending),
     )
 
@@ -166,6 +174,12 @@ def vectors(store: LanceDBStore, dimensions: int, tolerance: float = 1e-3) -> Ch
         "vectors",
         passed,
         f"{total} vectors of {stored_dim} dimensions (model: {dimensions}); {nan} null or NaN, {off_norm} not unit norm",
-        {"vectors": total, "dimensions": stored_dim, "model_dimensions": dimensions, "nan": nan, "not_unit_norm": off_norm},
+        {
+            "vectors": total,
+            "dimensions": stored_dim,
+            "model_dimensions": dimensions,
+            "nan": nan,
+            "not_unit_norm": off_norm,
+        },
         sorted(bad),
     )

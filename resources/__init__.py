@@ -1,0 +1,1 @@
+"""Dagster resources: the document source, the LanceDB store, the embedding model, and the settings that configure them."""

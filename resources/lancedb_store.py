@@ -191,7 +191,11 @@ class LanceDBStore(dg.ConfigurableResource):
                 .execute(rows)
             )
         return WriteOutcome(
-            result.version, result.num_inserted_rows, result.num_updated_rows, result.num_deleted_rows, result.num_attempts
+            result.version,
+            result.num_inserted_rows,
+            result.num_updated_rows,
+            result.num_deleted_rows,
+            result.num_attempts,
         )
 
     def delete_documents(self, doc_ids: Iterable[str]) -> dict[str, int]:

@@ -256,7 +256,11 @@ def build_pdf(title: str, pages: list[Page], path: Path) -> None:
             y = _write_block(page, y, paragraph, BODY_FONT, BODY_SIZE) + PARAGRAPH_GAP
         footer = pymupdf.Rect(MARGIN, PAGE_HEIGHT - MARGIN + 16, PAGE_WIDTH - MARGIN, PAGE_HEIGHT - 24)
         page.insert_textbox(
-            footer, f"{title} - page {number} of {len(pages)}", fontname=BODY_FONT, fontsize=8, align=pymupdf.TEXT_ALIGN_CENTER
+            footer,
+            f"{title} - page {number} of {len(pages)}",
+            fontname=BODY_FONT,
+            fontsize=8,
+            align=pymupdf.TEXT_ALIGN_CENTER,
         )
     # Fixed metadata: only the title, no dates / producer / creator.
     doc.set_metadata({"title": title})

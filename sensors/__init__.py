@@ -1,0 +1,1 @@
+"""The inbox sensor and the nightly schedules."""

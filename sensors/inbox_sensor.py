@@ -1,6 +1,5 @@
 """`inbox_sensor`: new, changed, deleted and renamed files become ranged ingestion runs and purges."""
 
-
 import hashlib
 import json
 import time

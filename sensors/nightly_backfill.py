@@ -1,6 +1,5 @@
 """`nightly_backfill`: every night, materialise exactly the phases that are missing, failed or stale."""
 
-
 import dagster as dg
 
 from ingestion_assets.dagster_compat import AssetJob

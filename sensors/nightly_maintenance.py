@@ -1,6 +1,5 @@
 """`nightly_maintenance`: indexes, optimize(), the table-wide checks and the report, after the backfill."""
 
-
 import dagster as dg
 
 from ingestion_assets.dagster_compat import AssetJob

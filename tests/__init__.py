@@ -1,0 +1,1 @@
+"""The test suite: real Dagster, LanceDB, model, PostgreSQL, Celery, daemon and browser."""

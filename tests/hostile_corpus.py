@@ -67,9 +67,9 @@ def build(folder: Path) -> dict[str, tuple[str, str]]:
         "encodings/utf16-bom.txt": text.encode("utf-16"),
         "encodings/cp1252.txt": text.encode("cp1252"),
         "binary.txt": b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 8,
-        "names/quote's \"double\".txt": b"A file whose name has quotes in it, about kelp forests.",
+        'names/quote\'s "double".txt': b"A file whose name has quotes in it, about kelp forests.",
         "names/spaces and, commas.md": b"# Commas\n\nA file with spaces and commas in its name, about glaciers.",
-        "names/naïve – ünïcödé.txt": "Unicode names work too: about the aurora borealis.".encode(),
+        "names/naïve – ünïcödé.txt": b"Unicode names work too: about the aurora borealis.",
         f"names/{LONG_NAME}": b"A file whose name is 255 bytes long, about coral reefs.",
     }
     for rel, data in files.items():
@@ -96,7 +96,7 @@ def build(folder: Path) -> dict[str, tuple[str, str]]:
         "encodings/utf16-bom.txt": ("ok", "crème brûlée"),
         "encodings/cp1252.txt": ("warn", "Windows-1252"),
         "binary.txt": ("fail", "binary content"),
-        "names/quote's \"double\".txt": ("ok", "kelp forests"),
+        'names/quote\'s "double".txt': ("ok", "kelp forests"),
         "names/spaces and, commas.md": ("ok", "glaciers"),
         "names/naïve – ünïcödé.txt": ("ok", "aurora borealis"),
         f"names/{LONG_NAME}": ("ok", "coral reefs"),

@@ -130,7 +130,9 @@ def test_status_retry_search_report_commands(tmp_path):
     assert "1 document(s) to retry in 1 run(s)" in retried.stdout
     assert json.loads(_ingestctl("status", "--failed", "--json", env=env, cwd=work).stdout)["documents"] == []
 
-    hits = json.loads(_ingestctl("search", "levain and sourdough starter", "-k", "2", "--json", env=env, cwd=work).stdout)
+    hits = json.loads(
+        _ingestctl("search", "levain and sourdough starter", "-k", "2", "--json", env=env, cwd=work).stdout
+    )
     assert hits[0]["doc_id"] == "later.pdf" and hits[0]["page_start"] >= 1
     hybrid = _ingestctl("search", "varroa mites", "--hybrid", env=env, cwd=work)
     assert "beekeeping.md" in hybrid.stdout.splitlines()[0]

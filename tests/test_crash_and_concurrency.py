@@ -45,7 +45,14 @@ def test_four_concurrent_runs_write_every_row_exactly_once(instance, store, samp
     ranges = [(keys[0], keys[2]), (keys[3], keys[4]), (keys[5], keys[6]), (keys[5], keys[6])]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     processes = [
-        subprocess.Popen([sys.executable, "-c", RUN_ONE, first, last], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", RUN_ONE, first, last],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for first, last in ranges
     ]
     outcomes = [(p.wait(timeout=600), p.stderr.read()) for p in processes]

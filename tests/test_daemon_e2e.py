@@ -107,9 +107,11 @@ def test_inbox_to_vectors_edit_delete_and_resume_after_sigkill(daemon):
     (inbox / "beekeeping.md").write_text("# Bees\n\nOnly one sentence about the waggle dance remains.\n")
     (inbox / "lighthouse.pdf").unlink()
     wait_for(
-        lambda: docs_in(store, DOCUMENTS) == {"beekeeping.md"}
-        and [r["text"] for r in store.read(EMBEDDINGS, ["text"]).to_pylist()]
-        == ["# Bees\n\nOnly one sentence about the waggle dance remains."],
+        lambda: (
+            docs_in(store, DOCUMENTS) == {"beekeeping.md"}
+            and [r["text"] for r in store.read(EMBEDDINGS, ["text"]).to_pylist()]
+            == ["# Bees\n\nOnly one sentence about the waggle dance remains."]
+        ),
         300,
         "edit and deletion to reach LanceDB",
     )
@@ -134,13 +136,19 @@ def test_inbox_to_vectors_edit_delete_and_resume_after_sigkill(daemon):
     os.kill(start.event_log_entry.dagster_event.pid, signal.SIGKILL)
 
     wait_for(
-        lambda: instance.get_run_by_id(victim.run_id).status == dg.DagsterRunStatus.FAILURE, 120, "the dead run to be marked failed"
+        lambda: instance.get_run_by_id(victim.run_id).status == dg.DagsterRunStatus.FAILURE,
+        120,
+        "the dead run to be marked failed",
     )
     expected = {"beekeeping.md", *names}
     wait_for(lambda: docs_in(store, EMBEDDINGS) == expected, 400, "the interrupted batch to be resumed")
     wait_for(
-        lambda: not instance.get_runs(
-            filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING])
+        lambda: (
+            not instance.get_runs(
+                filters=dg.RunsFilter(
+                    statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING]
+                )
+            )
         ),
         120,
         "runs to settle",

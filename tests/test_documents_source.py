@@ -10,9 +10,7 @@ from ingestion_assets.parsing import ParseError, decode_text, html_to_text, pars
 from resources.document_source import DocumentSource, InvalidDocumentName, partition_key_for
 
 
-@pytest.mark.parametrize(
-    "name", ["a...b.txt", "bad\x07bell.txt", "tab\tname.md", "../escape.txt", "new\nline.txt"]
-)
+@pytest.mark.parametrize("name", ["a...b.txt", "bad\x07bell.txt", "tab\tname.md", "../escape.txt", "new\nline.txt"])
 def test_unusable_names_are_refused(name):
     with pytest.raises(InvalidDocumentName):
         partition_key_for(name)

@@ -63,7 +63,12 @@ def test_symlink_and_parent_paths_are_never_read(instance, store, hostile):
     inbox, _ = hostile
     instance.add_dynamic_partitions("documents", ["link-to-secret.txt", "../hostile-outside/secret.txt"])
     materialize(instance, ["link-to-secret.txt", "../hostile-outside/secret.txt"])
-    statuses = {s.doc_id: s for s in document_statuses(instance, ["link-to-secret.txt", "../hostile-outside/secret.txt"], store, current_versions())}
+    statuses = {
+        s.doc_id: s
+        for s in document_statuses(
+            instance, ["link-to-secret.txt", "../hostile-outside/secret.txt"], store, current_versions()
+        )
+    }
     assert "symbolic links are not followed" in statuses["link-to-secret.txt"].error
     assert "escapes the source root" in statuses["../hostile-outside/secret.txt"].error
     assert store.read(DOCUMENTS, ["doc_id"]).num_rows == 0
@@ -98,11 +103,15 @@ def test_page_and_time_limits_fail_only_the_offending_document(instance, store, 
     source = DocumentSource(root_dir=str(inbox), max_pages=1000)
     keys = sample_keys(inbox)
     instance.add_dynamic_partitions("documents", keys)
-    result = current_definitions().resolve_job_def("ingest_job").execute_in_process(
-        instance=instance,
-        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
-        resources={"source": source},
-        raise_on_error=False,
+    result = (
+        current_definitions()
+        .resolve_job_def("ingest_job")
+        .execute_in_process(
+            instance=instance,
+            tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+            resources={"source": source},
+            raise_on_error=False,
+        )
     )
     assert not result.success
     statuses = {s.doc_id: s for s in document_statuses(instance, keys, store, current_versions())}
@@ -112,7 +121,10 @@ def test_page_and_time_limits_fail_only_the_offending_document(instance, store, 
     slow = DocumentSource(root_dir=str(inbox), max_parse_seconds=0.05)
     current_definitions().resolve_job_def("ingest_job").execute_in_process(
         instance=instance,
-        tags={"dagster/asset_partition_range_start": "a-manual.pdf", "dagster/asset_partition_range_end": "a-manual.pdf"},
+        tags={
+            "dagster/asset_partition_range_start": "a-manual.pdf",
+            "dagster/asset_partition_range_end": "a-manual.pdf",
+        },
         resources={"source": slow},
         raise_on_error=False,
     )

@@ -82,11 +82,17 @@ def test_bad_documents_fail_alone(instance, store, samples_inbox):
 def test_rerun_is_idempotent(instance, store, samples_inbox):
     keys = sample_keys(samples_inbox)
     materialize(instance, keys)
-    before = {t: sorted(r[k] for r in _rows(store, t)) for t, k in [(DOCUMENTS, "doc_id"), (CHUNKS, "chunk_id"), (EMBEDDINGS, "chunk_id")]}
+    before = {
+        t: sorted(r[k] for r in _rows(store, t))
+        for t, k in [(DOCUMENTS, "doc_id"), (CHUNKS, "chunk_id"), (EMBEDDINGS, "chunk_id")]
+    }
 
     assert materialize(instance, keys).success
 
-    after = {t: sorted(r[k] for r in _rows(store, t)) for t, k in [(DOCUMENTS, "doc_id"), (CHUNKS, "chunk_id"), (EMBEDDINGS, "chunk_id")]}
+    after = {
+        t: sorted(r[k] for r in _rows(store, t))
+        for t, k in [(DOCUMENTS, "doc_id"), (CHUNKS, "chunk_id"), (EMBEDDINGS, "chunk_id")]
+    }
     assert after == before
 
 
@@ -129,7 +135,7 @@ def test_hostile_name_touches_only_its_own_rows(instance, store, inbox):
 
 def test_no_chunk_exceeds_model_max_seq_length(instance, store, inbox):
     doc = pymupdf.open()
-    for page_no in range(3):
+    for _page_no in range(3):
         page = doc.new_page()
         page.insert_textbox(pymupdf.Rect(36, 36, 560, 800), ("Unbroken" * 40 + " ") * 6, fontsize=7)
     doc.save(inbox / "long-words.pdf")
@@ -175,12 +181,13 @@ def test_lineage_tags_keep_the_ui_in_sync(instance, store, samples_inbox):
     from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
     from dagster._core.loader import LoadingContextForTest
 
-
     keys = sample_keys(samples_inbox)
     materialize(instance, keys)
 
     def stale_status(asset: str, key: str) -> StaleStatus:
-        resolver = CachingStaleStatusResolver(instance, current_definitions().resolve_asset_graph(), LoadingContextForTest(instance))
+        resolver = CachingStaleStatusResolver(
+            instance, current_definitions().resolve_asset_graph(), LoadingContextForTest(instance)
+        )
         return resolver.get_status(dg.AssetKey(asset), key)
 
     assert {stale_status(a, k) for a in ("documents", "chunks", "embeddings") for k in keys} == {StaleStatus.FRESH}

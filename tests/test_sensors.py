@@ -80,9 +80,9 @@ def test_new_changed_touched_deleted(instance, store, inbox):
     repeat = tick(instance, inbox, store, changed.cursor)
     assert [r.run_key for r in repeat.run_requests] == [r.run_key for r in changed.run_requests]
     run_all(instance, changed)
-    assert [r["text"] for r in store.read(CHUNKS, ["doc_id", "text"]).to_pylist() if r["doc_id"] == "beekeeping.md"] == [
-        "# Bees\n\nA much shorter note about varroa mites."
-    ]
+    assert [
+        r["text"] for r in store.read(CHUNKS, ["doc_id", "text"]).to_pylist() if r["doc_id"] == "beekeeping.md"
+    ] == ["# Bees\n\nA much shorter note about varroa mites."]
 
     (inbox / "tidal-energy.txt").unlink()
     deleted = tick(instance, inbox, store)
@@ -192,7 +192,9 @@ def test_nightly_selects_failed_missing_and_stale_only(instance, store, inbox):
     requests = schedule_requests(instance, inbox, store)
 
     selected = {
-        (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"]): set(r.asset_selection)
+        (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"]): set(
+            r.asset_selection
+        )
         for r in requests
     }
     assert selected == {

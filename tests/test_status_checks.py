@@ -54,7 +54,10 @@ def test_status_reports_every_state(instance, store, inbox):
     job = current_definitions().resolve_job_def("ingest_job")
     instance.create_run_for_job(
         job,
-        tags={"dagster/asset_partition_range_start": "e-running.txt", "dagster/asset_partition_range_end": "e-running.txt"},
+        tags={
+            "dagster/asset_partition_range_start": "e-running.txt",
+            "dagster/asset_partition_range_end": "e-running.txt",
+        },
         asset_selection=frozenset(PHASE_KEYS),
     )
 
@@ -64,7 +67,11 @@ def test_status_reports_every_state(instance, store, inbox):
     assert statuses["a-done.txt"].chunks > 1 and statuses["a-done.txt"].last_materialized
     assert statuses["b-broken.txt"].phases["documents"] == "failed"
     assert "NUL bytes" in statuses["b-broken.txt"].error
-    assert statuses["c-stale.txt"].phases == {"documents": "materialized", "chunks": "materialized", "embeddings": "stale"}
+    assert statuses["c-stale.txt"].phases == {
+        "documents": "materialized",
+        "chunks": "materialized",
+        "embeddings": "stale",
+    }
     assert statuses["d-missing.txt"].phases == dict.fromkeys(["documents", "chunks", "embeddings"], "missing")
     assert statuses["e-running.txt"].phases == dict.fromkeys(["documents", "chunks", "embeddings"], "in progress")
 
@@ -113,7 +120,10 @@ def test_vectors_fail_on_nan(instance, store, samples_inbox, ingested, model):
 
 def test_search_finds_documents_by_content(instance, store, ingested, model):
     for hybrid in (False, True):
-        assert search(store, model, "How do keepers polish the Fresnel lens?", 3, hybrid)[0].doc_id == "lighthouse-keeping.pdf"
+        assert (
+            search(store, model, "How do keepers polish the Fresnel lens?", 3, hybrid)[0].doc_id
+            == "lighthouse-keeping.pdf"
+        )
         hits = search(store, model, "spring menu with rhubarb", 3, hybrid)
         assert hits[0].doc_id == "notes/Café menu, spring edition.txt"
     pdf_hit = search(store, model, "automation of lighthouses", 1)[0]
@@ -149,7 +159,11 @@ def test_maintenance_compacts_and_search_is_unchanged(instance, store, samples_i
     query = "How does a tidal barrage generate electricity?"
     before = [(h.chunk_id, h.score) for h in search(store, model, query, 5)]
 
-    result = current_definitions().resolve_job_def("maintenance_job").execute_in_process(instance=instance, raise_on_error=False)
+    result = (
+        current_definitions()
+        .resolve_job_def("maintenance_job")
+        .execute_in_process(instance=instance, raise_on_error=False)
+    )
 
     assert result.success
     stats = store.table_stats()
