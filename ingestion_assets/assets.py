@@ -18,6 +18,7 @@ from ingestion_assets.keys import (
     DOCUMENTS_KEY,
     EMBEDDINGS_KEY,
     GROUP,
+    PHASE_KEYS,
     POOL,
     UPSTREAM,
     documents_partitions,
@@ -36,47 +37,45 @@ def _table_metadata(name: str, schema: pa.Schema) -> dict:
     return dict(TableMetadataSet(column_schema=columns, table_name=name, storage_kind="lancedb"))
 
 
+PHASE_DESCRIPTIONS = {
+    DOCUMENTS_KEY: (
+        "Parsed text of each source file (PDF and other PyMuPDF formats with page boundaries; "
+        "text, Markdown, HTML without markup). LanceDB table `documents`, one row per document."
+    ),
+    CHUNKS_KEY: (
+        "Passages of each document sized in the embedding model's own tokens "
+        "(langchain recursive splitter), with page and character spans. LanceDB table `chunks`."
+    ),
+    EMBEDDINGS_KEY: (
+        "Unit-norm sentence-transformers vectors of every chunk, ready for vector and hybrid "
+        "search. LanceDB table `embeddings`."
+    ),
+}
+PHASE_KINDS = {
+    DOCUMENTS_KEY: {"pymupdf", "lancedb"},
+    CHUNKS_KEY: {"langchain", "lancedb"},
+    EMBEDDINGS_KEY: {"sentence-transformers", "lancedb"},
+}
+
+
 def _phase_specs(versions: PhaseVersions, dimensions: int) -> list[dg.AssetSpec]:
-    code = versions.code_versions
+    schemas = {
+        DOCUMENTS_KEY: DOCUMENTS_SCHEMA,
+        CHUNKS_KEY: CHUNKS_SCHEMA,
+        EMBEDDINGS_KEY: embeddings_schema(dimensions),
+    }
     return [
         dg.AssetSpec(
-            DOCUMENTS_KEY,
-            description=(
-                "Parsed text of each source file (PDF and other PyMuPDF formats with page boundaries; "
-                "text, Markdown, HTML without markup). LanceDB table `documents`, one row per document."
-            ),
-            code_version=code[DOCUMENTS_KEY],
-            kinds={"pymupdf", "lancedb"},
-            metadata=_table_metadata("documents", DOCUMENTS_SCHEMA),
+            key,
+            deps=[UPSTREAM[key]] if key in UPSTREAM else [],
+            description=PHASE_DESCRIPTIONS[key],
+            code_version=versions.code_versions[key],
+            kinds=PHASE_KINDS[key],
+            metadata=_table_metadata(key.to_user_string(), schemas[key]),
             group_name=GROUP,
             skippable=True,
-        ),
-        dg.AssetSpec(
-            CHUNKS_KEY,
-            deps=[DOCUMENTS_KEY],
-            description=(
-                "Passages of each document sized in the embedding model's own tokens "
-                "(langchain recursive splitter), with page and character spans. LanceDB table `chunks`."
-            ),
-            code_version=code[CHUNKS_KEY],
-            kinds={"langchain", "lancedb"},
-            metadata=_table_metadata("chunks", CHUNKS_SCHEMA),
-            group_name=GROUP,
-            skippable=True,
-        ),
-        dg.AssetSpec(
-            EMBEDDINGS_KEY,
-            deps=[CHUNKS_KEY],
-            description=(
-                "Unit-norm sentence-transformers vectors of every chunk, ready for vector and hybrid "
-                "search. LanceDB table `embeddings`."
-            ),
-            code_version=code[EMBEDDINGS_KEY],
-            kinds={"sentence-transformers", "lancedb"},
-            metadata=_table_metadata("embeddings", embeddings_schema(dimensions)),
-            group_name=GROUP,
-            skippable=True,
-        ),
+        )
+        for key in PHASE_KEYS
     ]
 
 
