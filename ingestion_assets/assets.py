@@ -13,6 +13,7 @@ import dagster as dg
 import pyarrow as pa
 
 from ingestion_assets.dagster_compat import TableMetadataSet, latest_materialization_ids, lineage_tags
+from ingestion_assets.embedding_pipeline import EmbeddingPipeline
 from ingestion_assets.keys import (
     CHUNKS_KEY,
     DOCUMENTS_KEY,
@@ -24,7 +25,7 @@ from ingestion_assets.keys import (
     documents_partitions,
 )
 from ingestion_assets.phase_versions import PhaseVersions
-from ingestion_assets.phases import Batch, PhaseResult, chunk_phase, embed_phase, parse_phase
+from ingestion_assets.phases import Batch, ChunkPhase, PhaseResult, embed_phase, parse_phase
 from resources.document_source import DocumentSource
 from resources.embedding_model import EmbeddingModel
 from resources.lancedb_store import CHUNKS_SCHEMA, DOCUMENTS_SCHEMA, LanceDBStore, embeddings_schema
@@ -102,13 +103,21 @@ def build_ingest_documents(versions: PhaseVersions, dimensions: int, max_docs_pe
         context.log.info(f"ingesting {len(batch.doc_ids)} document(s): phases {phases}")
         run_versions = PhaseVersions.of(embedder)
 
-        if DOCUMENTS_KEY in selected:
-            yield from _report(context, run_versions, DOCUMENTS_KEY, batch, parse_phase(batch, source, lancedb))
+        pipeline = EmbeddingPipeline(lancedb, embedder, context.log.info) if EMBEDDINGS_KEY in selected else None
+        chunking = None
         if CHUNKS_KEY in selected:
-            result = chunk_phase(batch, lancedb, embedder, run_versions.chunker)
-            yield from _report(context, run_versions, CHUNKS_KEY, batch, result)
-        if EMBEDDINGS_KEY in selected and batch.remaining:
-            yield from _report(context, run_versions, EMBEDDINGS_KEY, batch, embed_phase(batch, lancedb, embedder))
+            chunking = ChunkPhase(batch, embedder, run_versions.chunker, then=pipeline.submit if pipeline else None)
+        if DOCUMENTS_KEY in selected:
+            parsed = parse_phase(batch, source, lancedb, on_parsed=chunking.add if chunking else None)
+            yield from _report(context, run_versions, DOCUMENTS_KEY, batch, parsed)
+        if chunking is not None:
+            yield from _report(context, run_versions, CHUNKS_KEY, batch, chunking.commit(lancedb))
+        if pipeline is not None:
+            if batch.remaining:
+                embedded = embed_phase(batch, lancedb, embedder, pipeline)
+                yield from _report(context, run_versions, EMBEDDINGS_KEY, batch, embedded)
+            else:
+                pipeline.finish()
 
         if batch.failures:
             yield from _failure_observations(batch)

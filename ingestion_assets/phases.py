@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from ingestion_assets.chunking import Chunk
+from ingestion_assets.embedding_pipeline import EmbeddingPipeline
 from ingestion_assets.parsing import PARSER_VERSION, ParsedDocument, ParseError, ParseLimits, parse_bytes
 from resources.document_source import hash_file, read_exact
 from resources.lancedb_store import (
@@ -85,11 +87,15 @@ def _stored_parses(store: LanceDBStore, hashes: set[str]) -> list[dict[str, Any]
     return store.read(DOCUMENTS, None, where).to_pylist()
 
 
-def parse_phase(batch: Batch, source: DocumentSource, store: LanceDBStore) -> PhaseResult:
+def parse_phase(
+    batch: Batch, source: DocumentSource, store: LanceDBStore, on_parsed: Callable[[str], None] | None = None
+) -> PhaseResult:
     """Read and parse every document; one commit writes all new or changed rows to `documents`.
 
     Content already parsed by this parser version (the same document untouched, or a renamed or
     duplicate file) is reused instead of parsed again; an unchanged row is not rewritten.
+    `on_parsed(doc_id)` is called as soon as a document's text is known (to chunk and embed it
+    while the next one is parsed).
     """
     result = PhaseResult()
     started = time.perf_counter()
@@ -170,6 +176,8 @@ def parse_phase(batch: Batch, source: DocumentSource, store: LanceDBStore) -> Ph
             "source": str(source.root.joinpath(*doc_id.split("/"))),
             "warnings": doc.warnings,
         }
+        if on_parsed is not None:
+            on_parsed(doc_id)
     if rows:
         table = pa.Table.from_pylist(rows, schema=DOCUMENTS_SCHEMA)
         result.write = store.replace_documents_rows(DOCUMENTS, table, [r["doc_id"] for r in rows])
@@ -192,37 +200,55 @@ def _load_texts(batch: Batch, store: LanceDBStore) -> None:
             batch.fail(doc_id, CHUNKS, "no parsed text in LanceDB; materialise `documents` first")
 
 
-def chunk_phase(batch: Batch, store: LanceDBStore, model: EmbeddingModel, chunker_id: str) -> PhaseResult:
-    """Split every document; one commit replaces all their chunks (stale ones included)."""
-    result = PhaseResult()
-    started = time.perf_counter()
-    _load_texts(batch, store)
-    chunker = model.chunker()
-    rows: list[dict[str, Any]] = []
-    done: list[str] = []
-    for doc_id in batch.remaining:
-        text, page_offsets = batch.texts[doc_id]
+class ChunkPhase:
+    """Splits documents as they become available; `commit` replaces all their chunks in one commit."""
+
+    def __init__(
+        self, batch: Batch, model: EmbeddingModel, chunker_id: str, then: Callable[[list[Chunk]], None] | None = None
+    ) -> None:
+        self.batch = batch
+        self.chunker = model.chunker()
+        self.chunker_id = chunker_id
+        self.then = then
+        self.result = PhaseResult()
+        self.rows: list[dict[str, Any]] = []
+        self.done: list[str] = []
+
+    def add(self, doc_id: str) -> None:
+        started = time.perf_counter()
+        text, page_offsets = self.batch.texts[doc_id]
         try:
-            chunks = chunker.split(doc_id, text, page_offsets)
+            chunks = self.chunker.split(doc_id, text, page_offsets)
         except Exception as exc:
-            batch.fail(doc_id, CHUNKS, f"splitting failed: {exc}")
-            continue
-        batch.chunks[doc_id] = chunks
-        done.append(doc_id)
-        rows.extend({**chunk.__dict__, "doc_id": doc_id, "chunker": chunker_id} for chunk in chunks)
+            self.batch.fail(doc_id, CHUNKS, f"splitting failed: {exc}")
+            return
+        self.batch.chunks[doc_id] = chunks
+        self.done.append(doc_id)
+        self.rows.extend({**chunk.__dict__, "doc_id": doc_id, "chunker": self.chunker_id} for chunk in chunks)
         tokens = [c.token_count for c in chunks]
-        result.metadata[doc_id] = {
+        self.result.metadata[doc_id] = {
             "chunks": len(chunks),
             "tokens_total": sum(tokens),
             "tokens_max": max(tokens, default=0),
             "tokens_mean": round(sum(tokens) / len(tokens), 1) if tokens else 0.0,
             "preview": _preview(chunks),
         }
-    if done:
-        table = pa.Table.from_pylist(rows, schema=CHUNKS_SCHEMA)
-        result.write = store.replace_documents_rows(CHUNKS, table, done)
-    result.seconds = time.perf_counter() - started
-    return result
+        self.result.seconds += time.perf_counter() - started
+        if self.then is not None:
+            self.then(chunks)
+
+    def commit(self, store: LanceDBStore) -> PhaseResult:
+        """Chunk the documents not parsed in this run (from their stored text), then write."""
+        started = time.perf_counter()
+        _load_texts(self.batch, store)
+        for doc_id in self.batch.remaining:
+            if doc_id not in self.result.metadata:
+                self.add(doc_id)
+        if self.done:
+            table = pa.Table.from_pylist(self.rows, schema=CHUNKS_SCHEMA)
+            self.result.write = store.replace_documents_rows(CHUNKS, table, self.done)
+        self.result.seconds += time.perf_counter() - started
+        return self.result
 
 
 def _preview(chunks: list[Chunk], limit: int = 3) -> str:
@@ -252,32 +278,24 @@ def _load_chunks(batch: Batch, store: LanceDBStore) -> None:
             batch.fail(doc_id, EMBEDDINGS, "no chunks in LanceDB; materialise `chunks` first")
 
 
-def embed_phase(batch: Batch, store: LanceDBStore, model: EmbeddingModel) -> PhaseResult:
-    """Embed the chunks of all documents together; vectors already computed for the same text
-    and model are reused. One commit replaces all their embeddings."""
+def embed_phase(batch: Batch, store: LanceDBStore, model: EmbeddingModel, pipeline: EmbeddingPipeline) -> PhaseResult:
+    """Wait for the vectors of every chunk of the batch (submitting those loaded from LanceDB),
+    then replace all their embeddings in one commit."""
     result = PhaseResult()
     started = time.perf_counter()
+    submitted = set(batch.chunks)
     _load_chunks(batch, store)
     docs = batch.remaining
-    chunks = [c for d in docs for c in batch.chunks[d]]
-    cached = _cached_vectors(store, model.model_id, {c.text_hash for c in chunks})
-    todo = sorted({c.text_hash: c.text for c in chunks if c.text_hash not in cached}.items())
-    load_seconds = 0.0
-    if todo:
-        t0 = time.perf_counter()
-        model.load()
-        load_seconds = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    if todo:
-        vectors = model.encode([text for _, text in todo])
-        cached.update({h: v for (h, _), v in zip(todo, vectors, strict=True)})
-    embed_seconds = time.perf_counter() - t0
-    dimensions = len(next(iter(cached.values()))) if cached else 0
+    for d in docs:
+        if d not in submitted:
+            pipeline.submit(batch.chunks[d])
+    vectors = pipeline.finish()
+    dimensions = len(next(iter(vectors.values()))) if vectors else model.dimensions
     rows = [
         {
             "chunk_id": c.chunk_id,
             "doc_id": d,
-            "vector": cached[c.text_hash],
+            "vector": vectors[c.text_hash],
             "text": c.text,
             "text_hash": c.text_hash,
             "page_start": c.page_start,
@@ -288,40 +306,27 @@ def embed_phase(batch: Batch, store: LanceDBStore, model: EmbeddingModel) -> Pha
         for c in batch.chunks[d]
     ]
     if docs:
-        schema = embeddings_schema(dimensions or model.dimensions)
-        table = pa.Table.from_pylist(rows, schema=schema)
+        table = pa.Table.from_pylist(rows, schema=embeddings_schema(dimensions))
         result.write = store.replace_documents_rows(EMBEDDINGS, table, docs)
-    fresh = {h for h, _ in todo}
+    fresh = pipeline.embedded
+    runtime = {"backend": pipeline.backend, "precision": pipeline.precision} if pipeline.backend else {}
     for d in docs:
-        n = len(batch.chunks[d])
         result.metadata[d] = {
-            "vectors": n,
+            "vectors": len(batch.chunks[d]),
             "dimensions": dimensions,
             "embedded": sum(1 for c in batch.chunks[d] if c.text_hash in fresh),
             "reused": sum(1 for c in batch.chunks[d] if c.text_hash not in fresh),
             "model": model.model_id,
+            **runtime,
         }
     result.seconds = time.perf_counter() - started
+    embedded = len(fresh)
     result.batch_metadata = {
         "batch_documents": len(docs),
-        "batch_embedded_chunks": len(todo),
-        "model_load_seconds": round(load_seconds, 3),
-        "embed_seconds": round(embed_seconds, 3),
-        **({"chunks_per_second": round(len(todo) / embed_seconds, 1)} if todo and embed_seconds else {}),
+        "batch_embedded_chunks": embedded,
+        "model_load_seconds": round(pipeline.load_seconds, 3),
+        "embed_seconds": round(pipeline.encode_seconds, 3),
+        **({"chunks_per_second": round(embedded / pipeline.encode_seconds, 1)} if embedded and pipeline.encode_seconds else {}),
+        **({"backend_reason": pipeline.backend_reason} if pipeline.backend else {}),
     }
     return result
-
-
-def _cached_vectors(store: LanceDBStore, model_id: str, hashes: set[str]) -> dict[str, Any]:
-    """Vectors already stored for these chunk texts by this model (an embedding cache for free)."""
-    if not hashes:
-        return {}
-    from lancedb.expr import col
-
-    where = col("text_hash").isin(sorted(hashes)) & (col("model") == model_id)
-    rows = store.read(EMBEDDINGS, ["text_hash", "vector"], where)
-    if rows.num_rows == 0:
-        return {}
-    return dict(
-        zip(rows.column("text_hash").to_pylist(), rows.column("vector").to_numpy(zero_copy_only=False), strict=True)
-    )

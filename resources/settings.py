@@ -34,6 +34,10 @@ class IngestSettings:
     exclude: str = field(default="", metadata={"env": "INGEST_EXCLUDE"})
     model: str = field(default=DEFAULT_MODEL, metadata={"env": "INGEST_MODEL"})
     device: str = field(default="cpu", metadata={"env": "INGEST_DEVICE"})
+    embed_backend: str = field(default="auto", metadata={"env": "INGEST_EMBED_BACKEND"})
+    embed_precision: str = field(default="auto", metadata={"env": "INGEST_EMBED_PRECISION"})
+    threads: int = field(default=0, metadata={"env": "INGEST_THREADS"})
+    model_cache_dir: str = field(default="", metadata={"env": "INGEST_MODEL_CACHE"})
     batch_size: int = field(default=64, metadata={"env": "INGEST_BATCH_SIZE"})
     chunk_tokens: int = field(default=200, metadata={"env": "INGEST_CHUNK_TOKENS"})
     chunk_overlap: int = field(default=30, metadata={"env": "INGEST_CHUNK_OVERLAP"})
@@ -119,6 +123,10 @@ class IngestSettings:
         return EmbeddingModel(
             model_name=self._bound("model"),
             device=self._bound("device"),
+            backend=self._bound("embed_backend"),
+            precision=self._bound("embed_precision"),
+            threads=self._bound("threads"),
+            model_cache_dir=self._bound("model_cache_dir"),
             batch_size=self._bound("batch_size"),
             chunk_tokens=self._bound("chunk_tokens"),
             chunk_overlap=self._bound("chunk_overlap"),
