@@ -3,7 +3,8 @@
 
 Sections (all by default, or a subset with --only):
   baseline  one Python process, no Dagster, same libraries and settings (bench/baseline.py)
-  cold      `ingestctl ingest` on the corpus, empty store and instance
+  cold      `ingestctl ingest` on the corpus, empty store and instance (default backend: auto)
+  backends  the same cold ingest once per installed embedding backend (INGEST_EMBED_BACKEND)
   noop      the same again, nothing changed
   edit      one paragraph of one document edited
   daemon    the corpus dropped into the inbox of a running `dagster-daemon` (sensor-triggered runs)
@@ -37,7 +38,8 @@ if str(REPO) not in sys.path:
 from bench.corpus import edit_one, generate  # noqa: E402
 
 PY = sys.executable
-SECTIONS = ["baseline", "cold", "noop", "edit", "daemon", "scale"]
+SECTIONS = ["baseline", "cold", "noop", "edit", "backends", "daemon", "scale"]
+BACKENDS = ("torch", "openvino", "onnx")
 
 
 def _env(home: Path, db: Path, source: Path, **extra: str) -> dict[str, str]:
@@ -70,16 +72,16 @@ def measure(args: list[str], env: dict[str, str], probe: bool = False) -> tuple[
 def run_facts(home: Path, since: datetime) -> dict:
     """Chunks embedded (cache misses), embedding and model-load seconds of the ingest runs since `since`."""
     import dagster as dg
-    from dagster._core.events import DagsterEventType
 
     instance = dg.DagsterInstance.from_config(str(home))
     records = instance.get_run_records(filters=dg.RunsFilter(job_name="ingest_job", created_after=since))
     facts = {"runs": len(records), "chunks_embedded": 0, "embed_s": 0.0, "model_load_s": 0.0, "run_s": 0.0}
+    facts["backend"] = ""
     for record in records:
         if record.start_time and record.end_time:
             facts["run_s"] += record.end_time - record.start_time
         events = instance.get_records_for_run(
-            record.dagster_run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+            record.dagster_run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
         ).records
         batch_seen = False
         for event in events:
@@ -88,6 +90,8 @@ def run_facts(home: Path, since: datetime) -> dict:
                 continue
             metadata = materialization.metadata
             facts["chunks_embedded"] += metadata["embedded"].value
+            if "backend" in metadata:
+                facts["backend"] = f"{metadata['backend'].value} {metadata['precision'].value}"
             if not batch_seen:
                 facts["embed_s"] += metadata["embed_seconds"].value
                 facts["model_load_s"] += metadata["model_load_seconds"].value
@@ -370,6 +374,16 @@ def main(argv: list[str] | None = None) -> int:
             "startup_s": results["startup_s"],
         }
         print(f"edit: {results['edit']}", flush=True)
+    if "backends" in only:
+        results["backends"] = {}
+        for backend in BACKENDS:
+            if not _installed(backend):
+                continue
+            b_home, b_db = _home(work / f"home-{backend}"), work / f"db-{backend}"
+            since = datetime.now(UTC)
+            report, _ = measure(["ingest"], _env(b_home, b_db, corpus, INGEST_EMBED_BACKEND=backend), probe=True)
+            results["backends"][backend] = {**report, "chunks": chunk_count(b_db), **run_facts(b_home, since)}
+            print(f"backend {backend}: {results['backends'][backend]}", flush=True)
     if "daemon" in only:
         results["daemon"] = daemon_run(corpus, work, args.docs)
         print(f"daemon: {results['daemon']}", flush=True)
@@ -385,6 +399,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _installed(backend: str) -> bool:
+    from resources.embedding_backends import installed
+
+    return installed(backend)
+
+
 def ratios(r: dict) -> dict:
     out = {}
     base = r.get("baseline")
@@ -393,6 +413,8 @@ def ratios(r: dict) -> dict:
         for mode in ("cold", "daemon"):
             if mode in r:
                 out[f"{mode}_throughput_vs_baseline"] = round((r[mode]["chunks"] / r[mode]["wall_s"]) / base_rate, 3)
+        for backend, m in r.get("backends", {}).items():
+            out[f"{backend}_throughput_vs_baseline"] = round((m["chunks"] / m["wall_s"]) / base_rate, 3)
     if "cold" in r and "noop" in r:
         out["noop_time_vs_cold"] = round(r["noop"]["wall_s"] / r["cold"]["wall_s"], 4)
     if "edit" in r:
@@ -427,9 +449,21 @@ def print_table(r: dict) -> None:
                     round(m["chunks"] / m["wall_s"], 1),
                     m["chunks_embedded"],
                     m["peak_rss_mb"],
-                    f"{m['runs']} run(s), embed {m['embed_s']} s",
+                    f"{m['runs']} run(s), {m['backend']}, embed {m['embed_s']} s",
                 )
             )
+    for backend, m in r.get("backends", {}).items():
+        rows.append(
+            (
+                f"cold, INGEST_EMBED_BACKEND={backend}",
+                m["wall_s"],
+                m["chunks"],
+                round(m["chunks"] / m["wall_s"], 1),
+                m["chunks_embedded"],
+                m["peak_rss_mb"],
+                f"{m['backend']}, embed {m['embed_s']} s, model load {m['model_load_s']} s",
+            )
+        )
     if "noop" in r:
         n = r["noop"]
         rows.append(
