@@ -11,7 +11,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     ingest = sub.add_parser("ingest", help="ingest every new, changed or unfinished document under PATH")
-    ingest.add_argument("path", nargs="?", help="folder to ingest (default: INGEST_SOURCE_DIR)")
+    ingest.add_argument("path", nargs="?", help="folder or s3://bucket/prefix/ to ingest (default: INGEST_SOURCE_DIR)")
     ingest.add_argument("--max-docs-per-run", type=int, help="documents per run (default INGEST_MAX_DOCS_PER_RUN)")
     ingest.add_argument("--log-level", default="INFO", help="Dagster console log level (default INFO)")
 
@@ -20,10 +20,18 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     status.add_argument("--failed", action="store_true", help="only documents with a failed phase")
 
-    search = sub.add_parser("search", help="vector (or hybrid) search over the embeddings")
+    search = sub.add_parser("search", help="hybrid (or vector) search over the embeddings")
     search.add_argument("query")
     search.add_argument("-k", type=int, default=5, help="number of hits (default 5)")
-    search.add_argument("--hybrid", action="store_true", help="vector + full-text, fused by reciprocal rank")
+    mode = search.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--hybrid",
+        dest="hybrid",
+        action="store_true",
+        default=True,
+        help="vector + full-text (BM25), fused by reciprocal rank (the default)",
+    )
+    mode.add_argument("--vector", dest="hybrid", action="store_false", help="vector search only (cosine similarity)")
     search.add_argument("--json", action="store_true")
 
     retry = sub.add_parser("retry", help="re-run failed documents (--failed) or named ones")
@@ -39,6 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from resources.document_source import SourceUnavailable
+
+    try:
+        return _run(parser, args)
+    except SourceUnavailable as exc:
+        # A source that does not exist or cannot be listed is never "0 documents".
+        print(f"ingestctl {args.command}: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "ingest":
         from ingestctl.ingest import run_ingest
 

@@ -11,27 +11,37 @@ from ingestctl.instance import CliContext, get_instance
 
 
 def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -> int:
+    """Raises SourceUnavailable (exit 2) when the source, or PATH, does not exist or cannot be listed."""
+    override, under = _source_root_for(path) if path else (None, None)
+    cli = CliContext.from_env(source_dir=override)
+    scan = cli.source.scan(under)
     instance = get_instance()
-    cli = CliContext.from_env(source_dir=_source_root_for(Path(path)) if path else None)
 
     from ingestctl.runs import execute_plans, print_status_table
     from ingestion_assets.planning import plan_work, register_partitions
     from ingestion_assets.run_health import fail_dead_runs
     from ingestion_assets.status import document_statuses
 
-    scan = cli.source.scan(Path(path).resolve() if path else None)
     for rel, reason in scan.rejected:
         print(f"skipped {rel}: {reason}", file=sys.stderr)
     keys = [f.key for f in scan.files]
     print(
-        f"source {cli.source.root}: {len(keys)} document(s); LanceDB {cli.store.uri}; DAGSTER_HOME {os.environ['DAGSTER_HOME']}"
+        f"source {cli.source.location}: {len(keys)} document(s); LanceDB {cli.store.uri}; "
+        f"DAGSTER_HOME {os.environ['DAGSTER_HOME']}"
     )
 
     dead = fail_dead_runs(instance)
     if dead:
         print(f"marked {len(dead)} run(s) whose worker died as failed: {', '.join(dead)}")
     added = register_partitions(instance, keys)
-    work = plan_work(instance, scan.files, cli.store, cli.versions, max_docs_per_run or cli.settings.max_docs_per_run)
+    work = plan_work(
+        instance,
+        scan.files,
+        cli.store,
+        cli.versions,
+        max_docs_per_run or cli.settings.max_docs_per_run,
+        source=cli.source,
+    )
     print(f"{len(added)} new partition(s); {len(work.needed)} document(s) to process in {len(work.runs)} run(s)")
 
     started = time.perf_counter()
@@ -66,7 +76,9 @@ def run_retry(doc_ids: list[str], failed_only: bool, log_level: str) -> int:
     max_docs = cli.settings.max_docs_per_run
     if failed_only:
         failed = failed_documents(instance, order)
-        work = plan_work(instance, cli.source.scan().files, cli.store, cli.versions, max_docs, only=failed)
+        work = plan_work(
+            instance, cli.source.scan().files, cli.store, cli.versions, max_docs, only=failed, source=cli.source
+        )
         needed, plans = work.needed, work.runs
     else:
         needed = dict.fromkeys(doc_ids, PHASE_KEYS)
@@ -78,14 +90,32 @@ def run_retry(doc_ids: list[str], failed_only: bool, log_level: str) -> int:
     return 0 if all(s.ok for s in statuses) else 1
 
 
-def _source_root_for(path: Path) -> str | None:
-    """A PATH outside the configured source root becomes the source root for this invocation."""
+def _source_root_for(path: str) -> tuple[str | None, Path | str]:
+    """(the source root for this invocation, or None to keep INGEST_SOURCE_DIR; what to scan).
+
+    PATH is a folder or an `s3://bucket/prefix/` URL. One inside the configured source is scanned
+    as part of it (same keys); one outside becomes the source root for this invocation. A PATH
+    that does not exist, cannot be listed or has an unsupported scheme raises SourceUnavailable.
+    """
+    from resources.document_source import DocumentSource, SourceUnavailable, is_remote
     from resources.settings import IngestSettings
 
-    root = Path(IngestSettings.from_env().source_dir).expanduser().resolve()
-    target = path.expanduser().resolve()
-    if not target.is_dir():
-        raise SystemExit(f"ingestctl ingest: {path} is not a folder")
-    if target != root and root not in target.parents:
-        return str(target)
-    return None
+    configured = DocumentSource(root_dir=IngestSettings.from_env().source_dir)
+    target = DocumentSource(root_dir=path)
+    if is_remote(path):
+        url = target.object_store().url
+        if configured.is_object_store:
+            try:
+                inside = configured.relative_prefix(url) is not None
+            except SourceUnavailable:
+                inside = False
+            if inside:
+                return None, url
+        return url, url
+    target.check()
+    folder = target.root
+    if not configured.is_object_store:
+        root = configured.root
+        if folder == root or root in folder.parents:
+            return None, folder
+    return str(folder), folder

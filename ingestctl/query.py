@@ -48,7 +48,8 @@ def run_search(query: str, k: int, hybrid: bool, as_json: bool) -> int:
         return 0
     for rank, hit in enumerate(hits, 1):
         pages = f"p.{hit.page_start}" if hit.page_start == hit.page_end else f"pp.{hit.page_start}-{hit.page_end}"
-        print(f"{rank:>2}. {hit.score:.4f}  {hit.doc_id}  {pages}\n    {hit.snippet()}")
+        section = f"  § {hit.section}" if hit.section else ""
+        print(f"{rank:>2}. {hit.score:.4f}  {hit.doc_id}  {pages}{section}\n    {hit.snippet()}")
     if not hits:
         print("no hits")
     return 0

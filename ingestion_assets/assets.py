@@ -115,6 +115,7 @@ def build_ingest_documents(versions: PhaseVersions, dimensions: int, max_docs_pe
         if pipeline is not None:
             if batch.remaining:
                 embedded = embed_phase(batch, lancedb, embedder, pipeline)
+                embedded.batch_metadata["full_text_index"] = lancedb.refresh_text_index()
                 yield from _report(context, run_versions, EMBEDDINGS_KEY, batch, embedded)
             else:
                 pipeline.finish()

@@ -21,7 +21,7 @@ from ingestion_assets.planning import (
     registered_partitions,
     stored_fingerprints,
 )
-from resources.document_source import DocumentSource, SourceFile, hash_file
+from resources.document_source import DocumentSource, FileChangedWhileReading, SourceFile
 from resources.lancedb_store import LanceDBStore
 
 
@@ -38,6 +38,15 @@ class InboxChanges:
     waiting: list[str] = field(default_factory=list)
     """Files written too recently (debounce) or over this tick's budget: a later tick takes them."""
     partition_order: list[str] = field(default_factory=list)
+
+
+def _changed(file: SourceFile, fingerprint: list, source: DocumentSource) -> bool:
+    """Whether a stored document's file changed; one that cannot be hashed now counts as changed
+    (it is then hashed again below, and skipped if still unreadable)."""
+    try:
+        return content_changed(file, fingerprint, source)
+    except (OSError, ValueError):
+        return True
 
 
 def detect_changes(
@@ -65,7 +74,7 @@ def detect_changes(
             candidates.append(file)
             continue
         fingerprint = stored.get(file.key)
-        if fingerprint is None or content_changed(file, fingerprint):
+        if fingerprint is None or _changed(file, fingerprint, source):
             candidates.append(file)
 
     known = [f.key for f in candidates if f.key in partitions]
@@ -83,10 +92,14 @@ def detect_changes(
             changes.waiting.append(file.key)
             continue
         try:
-            content_hash, _ = hash_file(file.path)
-        except OSError:
-            continue
-        incoming[file.key] = content_hash
+            content_hash = source.content_hash(file.key, file).sha256
+        except (FileNotFoundError, FileChangedWhileReading):
+            continue  # gone (the next tick drops it) or still being written (a later tick takes it)
+        except (OSError, ValueError):
+            # Unreadable, access denied or over INGEST_MAX_FILE_MB: its run fails it with the reason.
+            content_hash = f"unhashed:{file.size_bytes}:{file.etag or ''}"
+        else:
+            incoming[file.key] = content_hash
         changes.to_ingest[file.key] = hashlib.sha256(f"{content_hash}:{file.mtime_ns}".encode()).hexdigest()[:16]
 
     present = {f.key for f in scan.files} | {rel for rel, _ in scan.rejected}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from ingestion_assets.assets import build_ingest_documents
@@ -15,6 +17,9 @@ from resources.settings import IngestSettings
 from sensors.inbox_sensor import InboxSensorSettings, build_inbox_sensor
 from sensors.nightly_backfill import build_nightly_backfill
 from sensors.nightly_maintenance import build_nightly_maintenance
+
+warnings.filterwarnings("ignore", message="Parameter `owners`", category=dg.BetaWarning)
+"""Dagster 1.13 warns that `owners` is beta whenever it copies a sensor, though this project sets none."""
 
 
 def build_definitions(settings: IngestSettings) -> dg.Definitions:

@@ -90,9 +90,10 @@ class EmbeddingPipeline:
                         finished = True
                         continue
                     for chunk in item:
-                        if chunk.text_hash not in seen:
-                            seen.add(chunk.text_hash)
-                            pending[chunk.text_hash] = chunk.text
+                        key = chunk.embedding_hash
+                        if key not in seen:
+                            seen.add(key)
+                            pending[key] = chunk.embedded_text
                 self._embed(pending)
         except BaseException as exc:
             self._error = exc
@@ -135,7 +136,7 @@ class EmbeddingPipeline:
 
 
 def cached_vectors(store: LanceDBStore, model_id: str, hashes: set[str]) -> dict[str, Any]:
-    """Vectors already stored for these chunk texts by this model (an embedding cache for free)."""
+    """Vectors already stored for these embedded texts (context header + chunk) by this model."""
     if not hashes:
         return {}
     from lancedb.expr import col

@@ -1,24 +1,50 @@
-"""Turn a file's bytes into text with page boundaries (the `documents` phase)."""
+"""Turn a file's bytes into text with page boundaries and structure (the `documents` phase).
+
+The text is Markdown-flavoured so that structure survives storage as plain text: headings are
+`#` lines (PDF headings found from font size and weight, HTML <h1>-<h6>, Markdown as written),
+ruled PDF tables and HTML tables are Markdown tables. `ParsedDocument.sections` positions every
+heading in the text and `title` names the document; the chunker derives a chunk's section path
+from them (or, given only the stored text, from the `#` lines themselves).
+
+PDF clean-up: running headers and footers (the same line, page numbers aside, in the top or
+bottom band of most pages) are dropped, words hyphenated at line ends are joined, ligature glyphs
+(ﬁ, ﬂ, ...) are expanded, and scanned pages without a text layer are read with Tesseract when
+`ParseLimits.ocr` is on and `tesseract` is installed.
+"""
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import html
+import math
 import re
+import shutil
 import time
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from importlib.metadata import version
 from pathlib import PurePosixPath
+from typing import Any, NamedTuple
 
 from resources.document_source import HTML_SUFFIXES, PYMUPDF_SUFFIXES, TEXT_SUFFIXES
 
-PARSER_VERSION = f"parse-1+pymupdf-{version('pymupdf')}"
+PARSER_VERSION = f"parse-2+pymupdf-{version('pymupdf')}"
 PAGE_SEPARATOR = "\n\n"
 
 
 class ParseError(ValueError):
     """The document cannot be turned into text; the message says why, for a human."""
+
+
+class Section(NamedTuple):
+    """A heading: where it starts in `ParsedDocument.text`, its level (1 = top) and its text."""
+
+    char_start: int
+    level: int
+    title: str
 
 
 @dataclass
@@ -28,6 +54,12 @@ class ParsedDocument:
     page_offsets: list[int]
     """Character offset in `text` where each page starts; text formats are a single page."""
     warnings: list[str] = field(default_factory=list)
+    title: str = ""
+    """First top-level heading, else the PDF metadata title / HTML <title>, else the file stem."""
+    sections: list[Section] = field(default_factory=list)
+    """Headings in text order, positioned in `text` (the start of their `#` line)."""
+    ocr_pages: int = 0
+    """Pages whose text was recognised by OCR (scanned pages without a text layer)."""
 
     @property
     def page_count(self) -> int:
@@ -44,18 +76,29 @@ class ParseLimits:
 
     max_pages: int = 5000
     max_seconds: float = 300.0
+    ocr: bool = False
+    """Recognise the text of pages without a text layer with Tesseract (when it is installed)."""
+    ocr_language: str = "eng"
+    """Tesseract language(s), e.g. "eng" or "deu+eng"."""
+    ocr_dpi: int = 300
 
 
 def parse_bytes(key: str, data: bytes, limits: ParseLimits = ParseLimits()) -> ParsedDocument:
     suffix = PurePosixPath(key).suffix.lower()
+    stem = PurePosixPath(key).stem
     if suffix in PYMUPDF_SUFFIXES:
-        return _parse_with_pymupdf(suffix.lstrip("."), data, limits)
+        return _parse_with_pymupdf(suffix.lstrip("."), data, limits, stem)
     if suffix in TEXT_SUFFIXES:
         text, warnings = decode_text(data)
-        return _with_empty_warning(ParsedDocument(suffix.lstrip("."), text, [0], warnings))
+        sections = markdown_sections(text, atx=suffix != ".txt")
+        title = _first_heading(sections, 1) or stem
+        return _with_empty_warning(ParsedDocument(suffix.lstrip("."), text, [0], warnings, title, sections))
     if suffix in HTML_SUFFIXES:
         text, warnings = decode_text(data)
-        return _with_empty_warning(ParsedDocument("html", html_to_text(text), [0], warnings))
+        extracted, page_title = _html_extract(text)
+        sections = markdown_sections(extracted)
+        title = _first_heading(sections, 1) or page_title or stem
+        return _with_empty_warning(ParsedDocument("html", extracted, [0], warnings, title, sections))
     raise ParseError(f"unsupported file type {suffix or '(none)'}")
 
 
@@ -65,7 +108,104 @@ def _with_empty_warning(doc: ParsedDocument) -> ParsedDocument:
     return doc
 
 
-def _parse_with_pymupdf(filetype: str, data: bytes, limits: ParseLimits) -> ParsedDocument:
+# ------------------------------------------------------------------------------------------------
+# Markdown structure (also used on the text of PDF and HTML documents, which carries `#` headings)
+# ------------------------------------------------------------------------------------------------
+
+_ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+
+
+def markdown_sections(text: str, atx: bool = True) -> list[Section]:
+    """Headings of Markdown text: `#` lines outside fenced code blocks (when `atx`) and
+    underlined (setext) headings, `===` for level 1 and `---` for level 2."""
+    sections: list[Section] = []
+    fence: str | None = None
+    position = 0
+    previous: tuple[int, str] | None = None  # (offset, text) of the previous non-blank line
+    for line in text.splitlines(keepends=True):
+        stripped = line.rstrip("\r\n")
+        start, position = position, position + len(line)
+        marker = _FENCE.match(stripped)
+        if fence is not None:
+            if marker and marker.group(1)[0] == fence[0] and len(marker.group(1)) >= len(fence):
+                fence = None
+            previous = None
+            continue
+        if marker:
+            fence = marker.group(1)
+            previous = None
+            continue
+        if atx:
+            match = _ATX.match(stripped)
+            if match:
+                title = _clean_heading(match.group(2))
+                if title:
+                    sections.append(Section(start, len(match.group(1)), title))
+                previous = None
+                continue
+        underline = _SETEXT.match(stripped)
+        if underline and previous is not None and (underline.group(1)[0] == "=" or len(underline.group(1)) >= 3):
+            offset, heading = previous
+            if not heading.lstrip().startswith(("|", "-", "*", ">")) and len(heading) <= 120:
+                sections.append(Section(offset, 1 if underline.group(1)[0] == "=" else 2, _clean_heading(heading)))
+            previous = None
+            continue
+        previous = (start, stripped) if stripped.strip() else None
+    return sections
+
+
+def _clean_heading(text: str) -> str:
+    text = re.sub(r"[*_`]+", "", text)
+    return " ".join(text.split())
+
+
+def _first_heading(sections: list[Section], level: int) -> str:
+    return next((s.title for s in sections if s.level == level), "")
+
+
+def _title_heading(sections: list[Section]) -> str:
+    """The top-level heading of a PDF if it occurs once (a title, not "1 Introduction")."""
+    if not sections:
+        return ""
+    top = min(s.level for s in sections)
+    tops = [s.title for s in sections if s.level == top]
+    return tops[0] if len(tops) == 1 else ""
+
+
+# ------------------------------------------------------------------------------------------------
+# PDF and the other formats PyMuPDF opens
+# ------------------------------------------------------------------------------------------------
+
+_LIGATURES = str.maketrans({chr(cp): unicodedata.normalize("NFKC", chr(cp)) for cp in range(0xFB00, 0xFB07)})
+_BAND = 0.1
+"""Running headers and footers live in the top and bottom tenth of the page."""
+_HEADING_RATIO = 1.15
+_BULLET = re.compile(r"^([•·▪◦‣●○■□–—*+-]\s|\(?\d{1,3}[.)]\s|\(?[a-z][.)]\s)")
+
+
+@dataclass
+class _Line:
+    page: int
+    block: int
+    bbox: tuple[float, float, float, float]
+    text: str
+    size: float
+    bold: bool
+    mono: bool
+    role: str = "body"  # body | heading | furniture | table
+    level: int = 0
+
+
+@dataclass
+class _Table:
+    page: int
+    bbox: tuple[float, float, float, float]
+    markdown: str
+
+
+def _parse_with_pymupdf(filetype: str, data: bytes, limits: ParseLimits, stem: str = "") -> ParsedDocument:
     import pymupdf
 
     if not data:
@@ -79,6 +219,9 @@ def _parse_with_pymupdf(filetype: str, data: bytes, limits: ParseLimits) -> Pars
             raise ParseError("truncated PDF: the file ends before its %%EOF marker (incomplete copy?)") from exc
         raise ParseError(f"not a readable {filetype.upper()} file: {exc}") from exc
     warnings = []
+    ocr = limits.ocr and shutil.which("tesseract") is not None
+    if limits.ocr and not ocr:
+        warnings.append("OCR is enabled but Tesseract is not installed: scanned pages stay empty")
     with doc:
         if doc.needs_pass:
             raise ParseError(f"{filetype.upper()} is password-protected")
@@ -88,9 +231,8 @@ def _parse_with_pymupdf(filetype: str, data: bytes, limits: ParseLimits) -> Pars
             warnings.append("damaged PDF structure, repaired by MuPDF: check the text is complete")
         if doc.page_count > limits.max_pages:
             raise ParseError(f"too large: {doc.page_count} pages, the limit is {limits.max_pages} (INGEST_MAX_PAGES)")
-        parts: list[str] = []
-        offsets: list[int] = []
-        position = 0
+        pages: list[tuple[float, list[_Line], list[_Table]]] = []
+        ocr_pages = 0
         try:
             for page in doc:
                 if time.monotonic() - started > limits.max_seconds:
@@ -98,19 +240,342 @@ def _parse_with_pymupdf(filetype: str, data: bytes, limits: ParseLimits) -> Pars
                         f"too slow: parsing took over {limits.max_seconds:g} s (INGEST_MAX_PARSE_SECONDS) "
                         f"and stopped at page {page.number + 1} of {doc.page_count}"
                     )
-                page_text = page.get_text("text", sort=True).strip()
-                offsets.append(position)
-                parts.append(page_text)
-                position += len(page_text) + len(PAGE_SEPARATOR)
+                lines, tables, recognised = _read_page(page, limits if ocr else None)
+                ocr_pages += recognised
+                pages.append((page.rect.height, lines, tables))
         except ParseError:
             raise
         except Exception as exc:
-            raise ParseError(f"damaged {filetype.upper()} (page {len(offsets) + 1}): {exc}") from exc
-    text = PAGE_SEPARATOR.join(parts)
+            raise ParseError(f"damaged {filetype.upper()} (page {len(pages) + 1}): {exc}") from exc
+        metadata_title = (doc.metadata or {}).get("title") or ""
+    text, offsets, sections = _assemble(pages)
+    if ocr_pages:
+        warnings.append(f"{ocr_pages} page(s) read by OCR: check the text for recognition errors")
     if offsets and not text.strip():
         warnings.append(f"{len(offsets)} page(s) but no text layer (scanned image?): nothing to search")
-    return ParsedDocument(filetype, text, offsets, warnings)
+    title = _title_heading(sections) or _sane_title(metadata_title) or stem
+    return ParsedDocument(filetype, text, offsets, warnings, title, sections, ocr_pages)
 
+
+def _sane_title(title: str) -> str:
+    title = " ".join(title.split())
+    if (
+        not title
+        or re.search(r"\.(docx?|pdf|tex|odt|rtf|indd|qxp)$", title, re.I)
+        or title.lower() in {"untitled", "title"}
+    ):
+        return ""
+    return title
+
+
+def _read_page(page: Any, ocr: ParseLimits | None) -> tuple[list[_Line], list[_Table], int]:
+    """Lines (with font size, weight, monospace) and ruled tables of one page."""
+    import pymupdf
+
+    flags = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
+    content = page.get_text("dict", flags=flags)
+    recognised = 0
+    if ocr is not None and not any(b["type"] == 0 for b in content["blocks"]) and page.get_images():
+        textpage = page.get_textpage_ocr(flags=flags, language=ocr.ocr_language, dpi=ocr.ocr_dpi, full=True)
+        content = page.get_text("dict", textpage=textpage)
+        recognised = 1
+    lines: list[_Line] = []
+    for number, block in enumerate(content["blocks"]):
+        if block["type"] != 0:
+            continue
+        for line in block["lines"]:
+            spans = [s for s in line["spans"] if s["text"].strip()]
+            if not spans:
+                continue
+            text = "".join(s["text"] for s in line["spans"]).translate(_LIGATURES).strip()
+            if recognised:  # OCR text: one invisible font, sizes guessed; no styles to go by
+                lines.append(_Line(page.number, number, tuple(line["bbox"]), " ".join(text.split()), 0.0, False, False))
+                continue
+            bold = all(s["flags"] & 16 or "bold" in s["font"].lower() for s in spans)
+            mono = all(s["flags"] & 8 or _is_mono(s["font"]) for s in spans)
+            lines.append(
+                _Line(page.number, number, tuple(line["bbox"]), text, max(s["size"] for s in spans), bold, mono)
+            )
+    tables = _ruled_tables(page, lines) if lines and not recognised else []
+    return lines, tables, recognised
+
+
+def _is_mono(font: str) -> bool:
+    font = font.lower()
+    return "mono" in font or "courier" in font or "consol" in font or font.startswith("cour")
+
+
+def _ruled_tables(page: Any, lines: list[_Line]) -> list[_Table]:
+    """Tables drawn with ruling lines or cell rectangles, as Markdown; their lines are marked.
+
+    Vector graphics are grouped into connected clusters; a cluster whose vertical and horizontal
+    rules give at least two columns and two rows is a grid, and each line of text inside it goes to
+    the cell holding its centre. (PyMuPDF's `find_tables` does the same and more, but costs
+    30-800 ms a page: far too slow for every page of every document.)
+    """
+    try:
+        paths = page.get_cdrawings()
+    except Exception:
+        return []
+    if len(paths) < 4:
+        return []
+    horizontal: list[tuple[float, float, float]] = []  # (y, x0, x1)
+    vertical: list[tuple[float, float, float]] = []  # (x, y0, y1)
+    for path in paths:
+        for item in path["items"]:
+            kind = item[0]
+            if kind == "re" or kind == "qu":
+                x0, y0, x1, y1 = item[1] if kind == "re" else _quad_rect(item[1])
+                if x1 - x0 < 2 and y1 - y0 < 2:
+                    continue
+                if y1 - y0 < 2:  # a filled thin rectangle drawn as a rule
+                    horizontal.append(((y0 + y1) / 2, x0, x1))
+                elif x1 - x0 < 2:
+                    vertical.append(((x0 + x1) / 2, y0, y1))
+                else:
+                    horizontal += [(y0, x0, x1), (y1, x0, x1)]
+                    vertical += [(x0, y0, y1), (x1, y0, y1)]
+            elif kind == "l":
+                (ax, ay), (bx, by) = item[1], item[2]
+                if abs(ay - by) < 1 and abs(ax - bx) >= 3:
+                    horizontal.append((ay, min(ax, bx), max(ax, bx)))
+                elif abs(ax - bx) < 1 and abs(ay - by) >= 3:
+                    vertical.append((ax, min(ay, by), max(ay, by)))
+    if len(horizontal) < 3 or len(vertical) < 3:
+        return []
+    segments = [(x0, y - 1, x1, y + 1, "h", y) for y, x0, x1 in horizontal]
+    segments += [(x - 1, y0, x + 1, y1, "v", x) for x, y0, y1 in vertical]
+    clusters: list[list] = []  # [x0, y0, x1, y1, segments]
+    for seg in segments:
+        touching = [
+            c
+            for c in clusters
+            if seg[0] <= c[2] + 2 and seg[2] >= c[0] - 2 and seg[1] <= c[3] + 2 and seg[3] >= c[1] - 2
+        ]
+        if not touching:
+            clusters.append([seg[0], seg[1], seg[2], seg[3], [seg]])
+            continue
+        main = touching[0]
+        for other in touching[1:]:
+            main[4] += other[4]
+            main[0:4] = [min(main[0], other[0]), min(main[1], other[1]), max(main[2], other[2]), max(main[3], other[3])]
+            clusters.remove(other)
+        main[4].append(seg)
+        main[0:4] = [min(main[0], seg[0]), min(main[1], seg[1]), max(main[2], seg[2]), max(main[3], seg[3])]
+    tables = []
+    for *_, members in clusters:
+        xs = _snap(sorted(s[5] for s in members if s[4] == "v"))
+        ys = _snap(sorted(s[5] for s in members if s[4] == "h"))
+        if len(xs) < 3 or len(ys) < 3:
+            continue
+        cells: dict[tuple[int, int], list[_Line]] = {}
+        inside = []
+        for line in lines:
+            cx, cy = (line.bbox[0] + line.bbox[2]) / 2, (line.bbox[1] + line.bbox[3]) / 2
+            if xs[0] <= cx <= xs[-1] and ys[0] <= cy <= ys[-1]:
+                row = min(max(bisect.bisect_right(ys, cy) - 1, 0), len(ys) - 2)
+                col = min(max(bisect.bisect_right(xs, cx) - 1, 0), len(xs) - 2)
+                cells.setdefault((row, col), []).append(line)
+                inside.append(line)
+        if len(cells) < 2:
+            continue
+        for line in inside:
+            line.role = "table"
+        rows = []
+        for r in range(len(ys) - 1):
+            row = [
+                " ".join(ln.text for ln in sorted(cells.get((r, c), []), key=lambda ln: (ln.bbox[1], ln.bbox[0])))
+                for c in range(len(xs) - 1)
+            ]
+            if any(row):
+                rows.append(["" if not cell else cell.replace("|", "\\|") for cell in row])
+        markdown = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+        markdown += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+        tables.append(_Table(lines[0].page, (xs[0], ys[0], xs[-1], ys[-1]), "\n".join(markdown)))
+    return tables
+
+
+def _quad_rect(quad: Any) -> tuple[float, float, float, float]:
+    points = [tuple(p) for p in quad]
+    return min(p[0] for p in points), min(p[1] for p in points), max(p[0] for p in points), max(p[1] for p in points)
+
+
+def _snap(values: list[float], tolerance: float = 2.0) -> list[float]:
+    snapped: list[float] = []
+    for value in values:
+        if not snapped or value - snapped[-1] > tolerance:
+            snapped.append(value)
+    return snapped
+
+
+def _furniture_key(text: str) -> str:
+    return re.sub(r"\d+", "#", " ".join(text.lower().split()))
+
+
+def _mark_furniture(pages: list[tuple[float, list[_Line], list[_Table]]]) -> None:
+    """Running headers and footers: the same text (page numbers aside) in the top or bottom band
+    of at least half the pages (two at least). A page keeps its only line."""
+    if len(pages) < 2:
+        return
+    seen: Counter[tuple[str, str]] = Counter()
+    for height, lines, _ in pages:
+        keys = set()
+        for line in lines:
+            band = (
+                "top" if line.bbox[3] <= height * _BAND else "bottom" if line.bbox[1] >= height * (1 - _BAND) else None
+            )
+            if band:
+                keys.add((band, _furniture_key(line.text)))
+        seen.update(keys)
+    needed = max(2, math.ceil(len(pages) / 2))
+    running = {key for key, count in seen.items() if count >= needed}
+    if not running:
+        return
+    for height, lines, _ in pages:
+        marked = []
+        for line in lines:
+            band = (
+                "top" if line.bbox[3] <= height * _BAND else "bottom" if line.bbox[1] >= height * (1 - _BAND) else None
+            )
+            if band and (band, _furniture_key(line.text)) in running:
+                marked.append(line)
+        if len(marked) < sum(1 for ln in lines if ln.role != "table"):
+            for line in marked:
+                line.role = "furniture"
+
+
+def _mark_headings(pages: list[tuple[float, list[_Line], list[_Table]]]) -> None:
+    """Headings: short lines in a larger font than the body text, or all bold at body size and
+    not monospace. Levels follow the heading styles, largest first."""
+    sizes: Counter[float] = Counter()
+    total = 0
+    for _, lines, _ in pages:
+        for line in lines:
+            if line.role == "body" and line.size:
+                sizes[round(line.size * 2) / 2] += len(line.text)
+                total += len(line.text)
+    if not sizes:
+        return
+    body = sizes.most_common(1)[0][0]
+    candidates: list[_Line] = []
+    styles: Counter[tuple[float, bool]] = Counter()
+    for _, lines, _ in pages:
+        for line in lines:
+            if (
+                line.role != "body"
+                or not line.size
+                or len(line.text) > 150
+                or sum(ch.isalpha() for ch in line.text) < 2
+            ):
+                continue
+            size = round(line.size * 2) / 2
+            larger = size >= body * _HEADING_RATIO and (line.bold or size >= body * 1.3)
+            if larger or (line.bold and not line.mono and size >= body - 0.5):
+                candidates.append(line)
+                styles[(size, line.bold)] += len(line.text)
+    # a style that makes up a quarter of the text is body text, not headings
+    heading_styles = sorted(
+        (s for s, chars in styles.items() if chars <= 0.25 * total), key=lambda s: (-s[0], not s[1])
+    )
+    levels = {style: min(i + 1, 6) for i, style in enumerate(heading_styles)}
+    for line in candidates:
+        level = levels.get((round(line.size * 2) / 2, line.bold))
+        if level:
+            line.role, line.level = "heading", level
+
+
+def _hyphenated_words(pages: list[tuple[float, list[_Line], list[_Table]]]) -> tuple[set[str], set[str]]:
+    hyphenated: set[str] = set()
+    plain: set[str] = set()
+    for _, lines, _ in pages:
+        for line in lines:
+            words = re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)*", line.text.lower())
+            for word in words:
+                (hyphenated if "-" in word else plain).add(word)
+    return hyphenated, plain
+
+
+def _join_lines(lines: list[_Line], hyphenated: set[str], plain: set[str]) -> str:
+    """A paragraph's lines as one line; code keeps its line breaks; words split at line ends are
+    joined ("config-" + "uration" -> "configuration") unless the document spells the hyphenated
+    form elsewhere ("command-" + "line" -> "command-line")."""
+    out = lines[0].text
+    for previous, line in zip(lines, lines[1:], strict=False):
+        nxt = line.text
+        if previous.mono or line.mono:
+            out += "\n" + nxt
+            continue
+        split = re.search(r"([A-Za-z]+)-$", out)
+        if split and nxt[:1].islower():
+            tail = re.match(r"[a-z]+", nxt)
+            head = split.group(1).lower()
+            joined_hyphen = f"{head}-{tail.group(0) if tail else ''}"
+            if joined_hyphen in hyphenated and f"{head}{tail.group(0) if tail else ''}" not in plain:
+                out += nxt
+            else:
+                out = out[:-1] + nxt
+        elif _BULLET.match(nxt):
+            out += "\n" + nxt
+        else:
+            out += " " + nxt
+    return out
+
+
+def _assemble(pages: list[tuple[float, list[_Line], list[_Table]]]) -> tuple[str, list[int], list[Section]]:
+    _mark_furniture(pages)
+    _mark_headings(pages)
+    hyphenated, plain = _hyphenated_words(pages)
+    parts: list[str] = []
+    offsets: list[int] = []
+    sections: list[Section] = []
+    position = 0
+    for _, lines, tables in pages:
+        offsets.append(position)
+        items: list[tuple[float, float, int, Any]] = []
+        blocks: dict[int, list[_Line]] = {}
+        for line in lines:
+            if line.role in ("body", "heading"):
+                blocks.setdefault(line.block, []).append(line)
+        for block_lines in blocks.values():
+            items.append((block_lines[0].bbox[1], block_lines[0].bbox[0], 0, block_lines))
+        for table in tables:
+            items.append((table.bbox[1], table.bbox[0], 1, table))
+        items.sort(key=lambda item: (round(item[0]), item[1]))
+        paragraphs: list[str] = []
+        page_sections: list[tuple[int, Section]] = []
+        for _, _, kind, payload in items:
+            if kind == 1:
+                paragraphs.append(payload.markdown)
+                continue
+            run: list[_Line] = []
+            for line in payload + [None]:
+                if run and (line is None or line.role != run[-1].role or line.level != run[-1].level):
+                    if run[0].role == "heading":
+                        title = " ".join(ln.text for ln in run)
+                        page_sections.append((len(paragraphs), Section(0, run[0].level, title)))
+                        paragraphs.append("#" * run[0].level + " " + title)
+                    else:
+                        paragraphs.append(_join_lines(run, hyphenated, plain))
+                    run = []
+                if line is not None:
+                    run.append(line)
+        # positions of the headings of this page in the document text
+        page_position = position
+        starts = []
+        for paragraph in paragraphs:
+            starts.append(page_position)
+            page_position += len(paragraph) + 2
+        for index, section in page_sections:
+            sections.append(section._replace(char_start=starts[index]))
+        page_text = "\n\n".join(paragraphs)
+        parts.append(page_text)
+        position += len(page_text) + len(PAGE_SEPARATOR)
+    return PAGE_SEPARATOR.join(parts), offsets, sections
+
+
+# ------------------------------------------------------------------------------------------------
+# Text and HTML
+# ------------------------------------------------------------------------------------------------
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -138,8 +603,14 @@ def decode_text(data: bytes) -> tuple[str, list[str]]:
 _BLOCK_TAGS = {
     "p", "div", "br", "li", "ul", "ol", "tr", "table", "section", "article", "header", "footer",
     "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "dt", "dd", "hr", "title", "nav",
-}
-_SKIP_TAGS = {"script", "style", "noscript", "template", "svg", "head"}
+}  # fmt: skip
+_SKIP_TAGS = {"script", "style", "noscript", "template", "svg", "head", "nav"}
+_CONTENT_TAGS = {"main", "article"}
+"""A <footer> outside these is site boilerplate (copyright, links) and is skipped."""
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+_MARK = "\x00"
+"""Marks structure in the extracted text until whitespace is normalised: `\\x00H<level>` before a
+heading, `\\x00P` around preformatted text, `\\x00C` between table cells."""
 
 
 class _TextExtractor(HTMLParser):
@@ -149,37 +620,114 @@ class _TextExtractor(HTMLParser):
         self.skip_depth = 0
         self.title: str | None = None
         self._in_title = False
+        self._pre = 0
+        self._row: list[list[str]] | None = None
+        self._cell: list[str] | None = None
+        self._rows_in_table: list[int] = []
+        self._content_depth = 0
+
+    def _skipped(self, tag: str) -> bool:
+        return tag in _SKIP_TAGS or (tag == "footer" and not self._content_depth)
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         if tag == "title":
             self._in_title = True
-        elif tag in _SKIP_TAGS:
+        elif self._skipped(tag):
             self.skip_depth += 1
-        if tag in _BLOCK_TAGS:
+        elif tag in _CONTENT_TAGS:
+            self._content_depth += 1
+        if self.skip_depth:
+            return
+        if tag == "table":
+            self._rows_in_table.append(0)
+        elif tag == "tr":
+            self._row = []
+            return
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+            return
+        if tag in _BLOCK_TAGS and self._cell is None:
             self.parts.append("\n")
+        if tag in _HEADINGS and self._cell is None:
+            self.parts.append(f"{_MARK}H{_HEADINGS[tag]}")
+        elif tag == "pre":
+            self._pre += 1
+            self.parts.append(f"\n{_MARK}P\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self._in_title = False
-        elif tag in _SKIP_TAGS and self.skip_depth:
+        elif self._skipped(tag) and self.skip_depth:
             self.skip_depth -= 1
-        if tag in _BLOCK_TAGS:
+            return
+        elif tag in _CONTENT_TAGS and self._content_depth:
+            self._content_depth -= 1
+        if self.skip_depth:
+            return
+        if tag in ("td", "th") and self._cell is not None and self._row is not None:
+            self._row.append(self._cell)
+            self._cell = None
+            return
+        if tag == "tr" and self._row is not None:
+            cells = [" ".join("".join(cell).split()).replace("|", "\\|") for cell in self._row]
+            self._row = None
+            if any(cells):
+                self.parts.append("| " + " | ".join(cells) + " |\n")
+                if self._rows_in_table:
+                    self._rows_in_table[-1] += 1
+                    if self._rows_in_table[-1] == 1:
+                        self.parts.append("|" + "---|" * len(cells) + "\n")
+            return
+        if tag == "table" and self._rows_in_table:
+            self._rows_in_table.pop()
+        if tag == "pre" and self._pre:
+            self._pre -= 1
+            self.parts.append(f"\n{_MARK}P\n")
+        if tag in _BLOCK_TAGS and self._cell is None:
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title = (self.title or "") + data
-        elif not self.skip_depth:
-            self.parts.append(data)
+        elif self.skip_depth:
+            return
+        elif self._cell is not None:
+            self._cell.append(data)
+        else:
+            self.parts.append(data.replace(_MARK, ""))
+
+
+def _html_extract(markup: str) -> tuple[str, str]:
+    """(text with Markdown headings, fenced code and tables; the <title>)."""
+    extractor = _TextExtractor()
+    extractor.feed(markup.replace(_MARK, ""))
+    extractor.close()
+    body = "".join(extractor.parts)
+    lines: list[str] = []
+    in_pre = False
+    for line in body.split("\n"):
+        if line.strip() == f"{_MARK}P":
+            in_pre = not in_pre
+            lines.append("```")
+            continue
+        if in_pre:
+            lines.append(line.rstrip())
+            continue
+        line = re.sub(r"[ \t\r\f\v]+", " ", line).strip()
+        heading = re.match(rf"^{_MARK}H(\d)\s*(.*)$", line)
+        if heading:
+            text = heading.group(2).replace(_MARK, "").strip()
+            line = "#" * int(heading.group(1)) + " " + text if text else ""
+        lines.append(line.replace(_MARK, ""))
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    text = re.sub(r"```\n\n+", "```\n", text)
+    title = " ".join(html.unescape(extractor.title or "").split())
+    if title and title not in text:
+        text = f"{title}\n\n{text}"
+    return text, title
 
 
 def html_to_text(markup: str) -> str:
-    """Visible text of an HTML page: no tags, scripts or styles; entities resolved; title first."""
-    extractor = _TextExtractor()
-    extractor.feed(markup)
-    extractor.close()
-    body = "".join(extractor.parts)
-    lines = [re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in body.split("\n")]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    title = html.unescape(extractor.title or "").strip()
-    return f"{title}\n\n{text}" if title and title not in text else text
+    """Visible text of an HTML page: no tags, scripts or styles; entities resolved; title first;
+    headings as Markdown `#` lines, <pre> as fenced code, tables as Markdown tables."""
+    return _html_extract(markup)[0]

@@ -6,7 +6,6 @@ the others carry on. The Dagster asset turns the outcome into per-partition even
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ import pyarrow as pa
 from ingestion_assets.chunking import Chunk
 from ingestion_assets.embedding_pipeline import EmbeddingPipeline
 from ingestion_assets.parsing import PARSER_VERSION, ParsedDocument, ParseError, ParseLimits, parse_bytes
-from resources.document_source import hash_file, read_exact
 from resources.lancedb_store import (
     CHUNKS,
     CHUNKS_SCHEMA,
@@ -29,7 +27,7 @@ from resources.lancedb_store import (
 )
 
 if TYPE_CHECKING:
-    from resources.document_source import DocumentSource
+    from resources.document_source import ContentHash, DocumentSource
     from resources.embedding_model import EmbeddingModel
     from resources.lancedb_store import LanceDBStore, WriteOutcome
 
@@ -58,7 +56,8 @@ class PhaseResult:
 class Batch:
     doc_ids: list[str]
     failures: dict[str, DocumentFailure] = field(default_factory=dict)
-    texts: dict[str, tuple[str, list[int]]] = field(default_factory=dict)
+    texts: dict[str, tuple[str, list[int], str | None]] = field(default_factory=dict)
+    """doc_id -> (text, page offsets, title) of the documents whose text is known."""
     chunks: dict[str, list[Chunk]] = field(default_factory=dict)
     fingerprints: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -99,17 +98,12 @@ def parse_phase(
     """
     result = PhaseResult()
     started = time.perf_counter()
-    hashed: dict[str, tuple[str, os.stat_result]] = {}
-    limits = ParseLimits(max_pages=source.max_pages, max_seconds=source.max_parse_seconds)
+    hashed: dict[str, tuple[str, ContentHash]] = {}
+    limits = ParseLimits(max_pages=source.max_pages, max_seconds=source.max_parse_seconds, ocr=source.ocr)
     for doc_id in batch.remaining:
         try:
-            path = source.path_for(doc_id)
-            size = os.stat(path, follow_symlinks=False).st_size
-            if size > source.max_file_mb * 1024 * 1024:
-                raise ParseError(
-                    f"too large: {size / 2**20:.0f} MB, the limit is {source.max_file_mb:g} MB (INGEST_MAX_FILE_MB)"
-                )
-            hashed[doc_id] = hash_file(path)
+            fingerprint = source.content_hash(doc_id)
+            hashed[doc_id] = (fingerprint.sha256, fingerprint)
         except (ParseError, OSError, ValueError) as exc:
             batch.fail(doc_id, DOCUMENTS, str(exc) or type(exc).__name__)
             batch.fingerprints[doc_id] = source.stat_fingerprint(doc_id)
@@ -135,16 +129,18 @@ def parse_phase(
                 previous["text"] or "",
                 list(previous["page_offsets"] or [0]),
                 list(previous["warnings"] or []),
+                title=previous.get("title") or "",
+                ocr_pages=previous.get("ocr_pages") or 0,
             )
             reused_from = previous["doc_id"]
         else:
             try:
-                doc = parse_bytes(doc_id, read_exact(source.path_for(doc_id), content_hash), limits)
+                doc = parse_bytes(doc_id, source.read(doc_id, content_hash), limits)
             except (ParseError, OSError, ValueError) as exc:
                 batch.fail(doc_id, DOCUMENTS, str(exc) or type(exc).__name__)
                 continue
             reused_from = None
-        batch.texts[doc_id] = (doc.text, doc.page_offsets)
+        batch.texts[doc_id] = (doc.text, doc.page_offsets, doc.title or None)
         unchanged = (
             reused_from == doc_id and own is not None and own["mtime"] == mtime and own["size_bytes"] == st.st_size
         )
@@ -163,6 +159,8 @@ def parse_phase(
                     "parser_version": PARSER_VERSION,
                     "ingested_at": _now(),
                     "warnings": doc.warnings,
+                    "title": doc.title,
+                    "ocr_pages": doc.ocr_pages,
                 }
             )
         result.metadata[doc_id] = {
@@ -173,7 +171,7 @@ def parse_phase(
             "content_hash": content_hash,
             "size_bytes": st.st_size,
             **({"reused_parse_of": reused_from} if reused_from else {}),
-            "source": str(source.root.joinpath(*doc_id.split("/"))),
+            "source": source.display(doc_id),
             "warnings": doc.warnings,
         }
         if on_parsed is not None:
@@ -189,11 +187,9 @@ def _load_texts(batch: Batch, store: LanceDBStore) -> None:
     missing = [d for d in batch.remaining if d not in batch.texts]
     if not missing:
         return
-    stored = store.read_documents_rows(
-        DOCUMENTS, missing, ["doc_id", "text", "page_offsets", "content_hash"]
-    ).to_pylist()
+    stored = store.read_documents_rows(DOCUMENTS, missing).to_pylist()
     for row in stored:
-        batch.texts[row["doc_id"]] = (row["text"] or "", list(row["page_offsets"] or [0]))
+        batch.texts[row["doc_id"]] = (row["text"] or "", list(row["page_offsets"] or [0]), row.get("title") or None)
         batch.fingerprints.setdefault(row["doc_id"], {})["content_hash"] = row["content_hash"]
     for doc_id in missing:
         if doc_id not in batch.texts:
@@ -216,9 +212,9 @@ class ChunkPhase:
 
     def add(self, doc_id: str) -> None:
         started = time.perf_counter()
-        text, page_offsets = self.batch.texts[doc_id]
+        text, page_offsets, title = self.batch.texts[doc_id]
         try:
-            chunks = self.chunker.split(doc_id, text, page_offsets)
+            chunks = self.chunker.split(doc_id, text, page_offsets, title=title)
         except Exception as exc:
             self.batch.fail(doc_id, CHUNKS, f"splitting failed: {exc}")
             return
@@ -268,7 +264,7 @@ def _load_chunks(batch: Batch, store: LanceDBStore) -> None:
     stored = store.read_documents_rows(CHUNKS, missing).to_pylist()
     by_doc: dict[str, list[Chunk]] = {}
     for row in stored:
-        fields = {k: row[k] for k in Chunk.__dataclass_fields__}
+        fields = {k: row[k] for k in Chunk.__dataclass_fields__ if row.get(k) is not None}
         by_doc.setdefault(row["doc_id"], []).append(Chunk(**fields))
     documents = store.read_documents_rows(DOCUMENTS, missing, ["doc_id"]).column("doc_id").to_pylist()
     for doc_id in missing:
@@ -295,12 +291,13 @@ def embed_phase(batch: Batch, store: LanceDBStore, model: EmbeddingModel, pipeli
         {
             "chunk_id": c.chunk_id,
             "doc_id": d,
-            "vector": vectors[c.text_hash],
+            "vector": vectors[c.embedding_hash],
             "text": c.text,
-            "text_hash": c.text_hash,
+            "text_hash": c.embedding_hash,
             "page_start": c.page_start,
             "page_end": c.page_end,
             "model": model.model_id,
+            "section": c.section,
         }
         for d in docs
         for c in batch.chunks[d]
@@ -314,8 +311,8 @@ def embed_phase(batch: Batch, store: LanceDBStore, model: EmbeddingModel, pipeli
         result.metadata[d] = {
             "vectors": len(batch.chunks[d]),
             "dimensions": dimensions,
-            "embedded": sum(1 for c in batch.chunks[d] if c.text_hash in fresh),
-            "reused": sum(1 for c in batch.chunks[d] if c.text_hash not in fresh),
+            "embedded": sum(1 for c in batch.chunks[d] if c.embedding_hash in fresh),
+            "reused": sum(1 for c in batch.chunks[d] if c.embedding_hash not in fresh),
             "model": model.model_id,
             **runtime,
         }
@@ -326,7 +323,11 @@ def embed_phase(batch: Batch, store: LanceDBStore, model: EmbeddingModel, pipeli
         "batch_embedded_chunks": embedded,
         "model_load_seconds": round(pipeline.load_seconds, 3),
         "embed_seconds": round(pipeline.encode_seconds, 3),
-        **({"chunks_per_second": round(embedded / pipeline.encode_seconds, 1)} if embedded and pipeline.encode_seconds else {}),
+        **(
+            {"chunks_per_second": round(embedded / pipeline.encode_seconds, 1)}
+            if embedded and pipeline.encode_seconds
+            else {}
+        ),
         **({"backend_reason": pipeline.backend_reason} if pipeline.backend else {}),
     }
     return result

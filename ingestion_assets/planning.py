@@ -17,7 +17,7 @@ import pyarrow as pa
 from ingestion_assets.dagster_compat import range_tags
 from ingestion_assets.keys import DOCUMENTS_KEY, PHASE_KEYS, documents_partitions
 from ingestion_assets.phase_versions import PhaseVersions
-from resources.document_source import SourceFile, hash_file
+from resources.document_source import DocumentSource, SourceFile
 from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS, LanceDBStore
 
 PARTITION_ADD_CHUNK = 2000
@@ -153,8 +153,12 @@ def _distinct(store: LanceDBStore, table: str, column: str) -> dict[str, set[str
     return result
 
 
-def content_changed(file: SourceFile, stored: list | None) -> bool:
-    """Size and mtime first; only when they differ is the content hashed (a touch changes nothing)."""
+def content_changed(file: SourceFile, stored: list | None, source: DocumentSource) -> bool:
+    """Size and mtime first; only when they differ is the content hashed (a touch changes nothing).
+
+    For an object the listing's ETag comes next: an object whose ETag and size were already hashed
+    by this process is not downloaded again (`DocumentSource.content_hash`).
+    """
     if stored is None:
         return True
     size, mtime_us, content_hash, _ = stored
@@ -162,11 +166,24 @@ def content_changed(file: SourceFile, stored: list | None) -> bool:
         return False
     if file.size_bytes != size:
         return True
-    return hash_file(file.path)[0] != content_hash
+    return source.content_hash(file.key, file).sha256 != content_hash
+
+
+def _changed_or_unreadable(file: SourceFile, stored: list | None, source: DocumentSource) -> bool:
+    """`content_changed`, counting a document that cannot be hashed now as changed: its run then
+    fails it with the reason (gone, denied, too large) instead of the planning failing."""
+    try:
+        return content_changed(file, stored, source)
+    except (OSError, ValueError):
+        return True
 
 
 def phases_needed(
-    files: Sequence[SourceFile], statuses: PhaseStatuses, stored: StoredVersions, versions: PhaseVersions
+    files: Sequence[SourceFile],
+    statuses: PhaseStatuses,
+    stored: StoredVersions,
+    versions: PhaseVersions,
+    source: DocumentSource,
 ) -> dict[str, tuple[dg.AssetKey, ...]]:
     """The phases each document needs: from the first one that is missing, failed or stale.
 
@@ -183,7 +200,7 @@ def phases_needed(
             status[documents_key] != Status.MATERIALIZED
             or fingerprint is None
             or fingerprint[3] != versions.parser
-            or content_changed(file, fingerprint)
+            or _changed_or_unreadable(file, fingerprint, source)
         ):
             needed[file.key] = PHASE_KEYS
         elif status[chunks_key] != Status.MATERIALIZED or stored.chunkers.get(file.key, {versions.chunker}) != {
@@ -224,6 +241,8 @@ def plan_work(
     versions: PhaseVersions,
     max_docs_per_run: int,
     only: Container[str] | None = None,
+    *,
+    source: DocumentSource,
 ) -> WorkPlan:
     """Scan result -> phases needed per registered document -> ranged runs.
 
@@ -233,7 +252,7 @@ def plan_work(
     registered = set(order)
     files = [f for f in files if f.key in registered and (only is None or f.key in only)]
     statuses = phase_statuses(instance, [f.key for f in files])
-    needed = phases_needed(files, statuses, StoredVersions.read(store), versions)
+    needed = phases_needed(files, statuses, StoredVersions.read(store), versions, source)
     return WorkPlan(needed, plan_runs(order, needed, max_docs_per_run))
 
 

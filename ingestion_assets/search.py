@@ -16,6 +16,7 @@ class Hit:
     page_end: int
     chunk_id: str
     text: str
+    section: str = ""
 
     def snippet(self, width: int = 160) -> str:
         flat = " ".join(self.text.split())
@@ -30,14 +31,15 @@ class SearchUnavailable(RuntimeError):
 
 
 def search(store: LanceDBStore, model: EmbeddingModel, query: str, k: int = 5, hybrid: bool = False) -> list[Hit]:
-    """Top-k chunks for `query`. Vector scores are cosine similarity; hybrid scores are RRF."""
+    """Top-k chunks for `query`. Vector scores are cosine similarity; hybrid (vector + full-text
+    BM25, fused by reciprocal rank) scores are RRF."""
     table = store.open_table(EMBEDDINGS)
     if table is None or table.count_rows() == 0:
         raise SearchUnavailable(f"no embeddings in {store.uri}: ingest documents first")
     vector = model.encode([query])[0]
     if hybrid:
         if not any(ix.columns == ["text"] for ix in table.list_indices()):
-            store.ensure_indexes(vector_index_min_rows=10**12)
+            store.refresh_text_index()
             table = store.open_table(EMBEDDINGS)
         rows = table.search(query_type="hybrid").vector(vector).text(query).limit(k).to_list()
         scores = [row["_relevance_score"] for row in rows]
@@ -45,6 +47,14 @@ def search(store: LanceDBStore, model: EmbeddingModel, query: str, k: int = 5, h
         rows = table.search(vector).distance_type("cosine").limit(k).to_list()
         scores = [1.0 - row["_distance"] for row in rows]
     return [
-        Hit(round(float(score), 4), row["doc_id"], row["page_start"], row["page_end"], row["chunk_id"], row["text"])
+        Hit(
+            round(float(score), 4),
+            row["doc_id"],
+            row["page_start"],
+            row["page_end"],
+            row["chunk_id"],
+            row["text"],
+            row.get("section") or "",
+        )
         for row, score in zip(rows, scores, strict=True)
     ]

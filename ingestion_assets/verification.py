@@ -6,7 +6,6 @@ Each returns a `CheckOutcome` naming the offending documents, used by the asset 
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -84,13 +83,12 @@ def parity(instance: dg.DagsterInstance, store: LanceDBStore, model_id: str, max
 
 
 def orphans(instance: dg.DagsterInstance, store: LanceDBStore, source: DocumentSource) -> CheckOutcome:
-    """Rows whose document has no partition or no source file any more."""
+    """Rows whose document has no partition or no source file (or object) any more; one listing for a bucket."""
     partitions = set(registered_partitions(instance))
     per_table = {name: _doc_ids(store, name) for name in TABLES}
     stored = set().union(*per_table.values())
-    root = source.root
     no_partition = {d for d in stored if d not in partitions}
-    no_file = {d for d in stored if not os.path.lexists(root.joinpath(*d.split("/")))}
+    no_file = source.missing(stored)
     offending = sorted(no_partition | no_file)
     return CheckOutcome(
         "orphans",

@@ -1,4 +1,11 @@
-"""The folder documents are ingested from, and the mapping between files and partition keys."""
+"""Where documents are ingested from: a local folder or an `s3://bucket/prefix/` location, and the
+mapping between files (or objects) and partition keys.
+
+Both kinds give the same keys (the path relative to the root, `/`-separated), apply the same naming
+rules (`partition_key_for`) and the same hidden/partial-name rules. The pipeline never touches paths
+itself: it lists with `scan`, fingerprints with `content_hash`, reads with `read` and names documents
+with `uri_for`/`display`, so one code path serves both.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,20 @@ import fnmatch
 import hashlib
 import os
 import stat
+import threading
 import unicodedata
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, NamedTuple
+from urllib.parse import unquote, urlparse
 
 import dagster as dg
+
+if TYPE_CHECKING:
+    from resources.object_store import ObjectStore
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -25,11 +41,25 @@ class InvalidDocumentName(ValueError):
     """A file whose relative path cannot be a Dagster partition key."""
 
 
+class SourceUnavailable(RuntimeError):
+    """The source as a whole cannot be used: the folder or bucket does not exist, cannot be listed,
+    or the location is not a supported one. Never read as "0 documents"."""
+
+
+class DocumentTooLarge(ValueError):
+    """A document over INGEST_MAX_FILE_MB; nothing of it was parsed (nor, for an object, downloaded)."""
+
+
+class SourceReadError(OSError):
+    """One object could not be read for a reason that is not a missing object or a denied access."""
+
+
 class FileChangedWhileReading(OSError):
     """The file's bytes changed between two reads; it is retried once it is stable."""
 
-    def __init__(self) -> None:
-        super().__init__("file changed while it was being read; it will be retried once it is stable")
+    def __init__(self, where: str = "") -> None:
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}file changed while it was being read; it will be retried once it is stable")
 
 
 def hash_file(path: os.PathLike) -> tuple[str, os.stat_result]:
@@ -56,10 +86,31 @@ def read_exact(path: os.PathLike, content_hash: str) -> bytes:
 
 @dataclass(frozen=True)
 class SourceFile:
+    """One listed document. `path` is None for an object; `etag` is set for objects only."""
+
     key: str
-    path: Path
+    path: Path | None
     size_bytes: int
     mtime_ns: int
+    etag: str | None = None
+
+
+class ContentHash(NamedTuple):
+    """sha256 of a document's bytes and the size and mtime of the version hashed.
+
+    `st_size`/`st_mtime_ns` make it usable where an `os.stat_result` was."""
+
+    sha256: str
+    size_bytes: int
+    mtime_ns: int
+
+    @property
+    def st_size(self) -> int:
+        return self.size_bytes
+
+    @property
+    def st_mtime_ns(self) -> int:
+        return self.mtime_ns
 
 
 @dataclass(frozen=True)
@@ -84,11 +135,75 @@ def partition_key_for(relative: PurePosixPath | str) -> str:
     return key
 
 
-class DocumentSource(dg.ConfigurableResource):
-    """The source root documents are read from (`INGEST_SOURCE_DIR`, default `inbox/`).
+def is_remote(location: str) -> bool:
+    """True for `scheme://...` other than `file://`: an object-store URL (or an unsupported one)."""
+    from resources.object_store import is_object_store_url
 
-    Only regular files inside the root are listed or read: symlinks are never followed, so
-    nothing outside the root can be ingested.
+    value = location.strip()
+    return is_object_store_url(value) and not value.lower().startswith("file://")
+
+
+def _local_path(location: str) -> Path:
+    value = location.strip()
+    if value.lower().startswith("file://"):
+        value = unquote(urlparse(value).path)
+    return Path(value).expanduser().resolve()
+
+
+def _whole_seconds(ns: int) -> int:
+    """S3 keeps LastModified to the second, but listings show milliseconds and HEAD/GET do not:
+    objects are fingerprinted to the second so that the listing and a read always agree."""
+    return ns - ns % 1_000_000_000
+
+
+class _LRU:
+    """A small thread-safe LRU map with a cost limit (entries or bytes)."""
+
+    def __init__(self, limit: int, cost=lambda value: 1) -> None:
+        self.limit, self.cost, self.used = limit, cost, 0
+        self.items: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key, pop: bool = False):
+        with self.lock:
+            if key not in self.items:
+                return None
+            if pop:
+                value = self.items.pop(key)
+                self.used -= self.cost(value)
+                return value
+            self.items.move_to_end(key)
+            return self.items[key]
+
+    def put(self, key, value) -> None:
+        size = self.cost(value)
+        if size > self.limit:
+            return
+        with self.lock:
+            if key in self.items:
+                self.used -= self.cost(self.items.pop(key))
+            self.items[key] = value
+            self.used += size
+            while self.used > self.limit:
+                _, old = self.items.popitem(last=False)
+                self.used -= self.cost(old)
+
+
+_OBJECT_HASHES = _LRU(200_000)
+"""(location, key, ETag, size) -> sha256: an object whose ETag and size did not change is not
+downloaded again to be fingerprinted (e.g. re-uploaded with the same content: a "touch")."""
+_OBJECT_BODIES = _LRU(128 << 20, cost=len)
+"""(location, key, sha256) -> bytes downloaded by `content_hash`, taken by the `read` that follows,
+so the ingestion step downloads each object once."""
+
+
+class DocumentSource(dg.ConfigurableResource):
+    """The source root documents are read from (`INGEST_SOURCE_DIR`, default `inbox/`): a local
+    folder, or `s3://bucket/prefix/` on S3 or an S3-compatible server (configured by the AWS_*
+    environment; see resources/object_store.py).
+
+    In a folder only regular files inside the root are listed or read: symlinks are never
+    followed, so nothing outside the root can be ingested.
     """
 
     root_dir: str = "inbox"
@@ -97,10 +212,66 @@ class DocumentSource(dg.ConfigurableResource):
     max_file_mb: float = 512.0
     max_pages: int = 5000
     max_parse_seconds: float = 300.0
+    ocr: bool = False
+    """OCR pages without a text layer with Tesseract (`INGEST_OCR`), when it is installed."""
+
+    # ---- where -----------------------------------------------------------------------------------
+
+    @property
+    def is_object_store(self) -> bool:
+        return is_remote(self.root_dir)
 
     @property
     def root(self) -> Path:
-        return Path(self.root_dir).expanduser().resolve()
+        """The local folder (only for a folder source)."""
+        if self.is_object_store:
+            raise SourceUnavailable(f"{self.root_dir.strip()} is not a local folder")
+        return _local_path(self.root_dir)
+
+    @property
+    def location(self) -> str:
+        """The resolved folder, or the normalised `s3://bucket/prefix/` URL: what messages name."""
+        return self.object_store().url if self.is_object_store else str(self.root)
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+    def object_store(self, url: str | None = None) -> ObjectStore:
+        """The object store behind an s3:// source; SourceUnavailable naming the URL otherwise."""
+        from resources.object_store import ObjectStore, ObjectStoreError
+
+        try:
+            return ObjectStore(url or self.root_dir)
+        except ObjectStoreError as exc:
+            raise SourceUnavailable(f"document source {exc}") from exc
+
+    def check(self) -> None:
+        """Raise SourceUnavailable, naming the source, unless it exists and can be listed."""
+        if self.is_object_store:
+            from resources.object_store import ObjectStoreError
+
+            store = self.object_store()
+            try:
+                store.check()
+            except ObjectStoreError as exc:
+                raise SourceUnavailable(f"document source {exc}") from exc
+        else:
+            self._check_folder(self.root)
+
+    def _check_folder(self, folder: Path) -> None:
+        shown = self.root_dir if folder == self.root else str(folder)
+        if not folder.exists():
+            raise SourceUnavailable(f"document source folder {shown!r} does not exist ({folder})")
+        if not folder.is_dir():
+            raise SourceUnavailable(f"document source {shown!r} is not a folder ({folder})")
+        try:
+            with os.scandir(folder):
+                pass
+        except OSError as exc:
+            raise SourceUnavailable(f"document source folder {folder} cannot be listed: {exc}") from exc
+
+    # ---- listing ---------------------------------------------------------------------------------
 
     def _patterns(self, value: str) -> list[str]:
         return [p.strip() for p in value.split(",") if p.strip()]
@@ -116,14 +287,19 @@ class DocumentSource(dg.ConfigurableResource):
             return False
         return not any(_glob_match(rel, p) for p in self._patterns(self.exclude))
 
-    def scan(self, under: Path | None = None) -> Scan:
-        """Every supported regular file under the root (or a folder inside it), sorted by key.
+    def scan(self, under: Path | str | None = None) -> Scan:
+        """Every supported document under the root (or a folder / prefix inside it), sorted by key.
 
-        Names that cannot be partition keys are returned in `rejected`, with the reason.
+        Names that cannot be partition keys are returned in `rejected`, with the reason. A root
+        that does not exist or cannot be listed raises SourceUnavailable naming it.
         """
+        if self.is_object_store:
+            return self._scan_objects(under)
         rejected: list[tuple[str, str]] = []
-        start = (under or self.root).resolve()
+        root = self.root
+        start = _local_path(str(under)) if under is not None else root
         self.ensure_inside(start)
+        self._check_folder(start)
         found: list[SourceFile] = []
         stack = [start]
         while stack:
@@ -142,7 +318,7 @@ class DocumentSource(dg.ConfigurableResource):
                     continue
                 if not entry.is_file(follow_symlinks=False):
                     continue
-                rel = Path(entry.path).relative_to(self.root).as_posix()
+                rel = Path(entry.path).relative_to(root).as_posix()
                 if not self._wanted(rel):
                     continue
                 try:
@@ -155,10 +331,58 @@ class DocumentSource(dg.ConfigurableResource):
         found.sort(key=lambda f: f.key)
         return Scan(found, rejected)
 
+    def _scan_objects(self, under: Path | str | None) -> Scan:
+        """One paginated listing (1,000 keys a request, no per-object request)."""
+        from resources.object_store import ObjectEntry, ObjectStoreError
+
+        store = self.object_store()
+        below = ""
+        if under is not None:
+            sub = self.object_store(str(under))
+            below = self.relative_prefix(sub.url)
+            if below is None:
+                raise SourceUnavailable(f"{sub.url} is outside the document source {store.url}")
+            store = sub
+        found: list[SourceFile] = []
+        rejected: list[tuple[str, str]] = []
+        try:
+            for item in store.iter_objects():
+                if item is None:
+                    continue
+                if isinstance(item, ObjectEntry):
+                    rel = below + item.key
+                    if not self._wanted(rel):
+                        continue
+                    try:
+                        key = partition_key_for(rel)
+                    except InvalidDocumentName as exc:
+                        rejected.append((rel, str(exc)))
+                        continue
+                    found.append(SourceFile(key, None, item.size_bytes, _whole_seconds(item.mtime_ns), item.etag))
+                else:
+                    rel, reason = below + item[0], item[1]
+                    if self._wanted(rel):
+                        rejected.append((rel, f"{rel!r}: {reason}"))
+        except ObjectStoreError as exc:
+            raise SourceUnavailable(f"document source {exc}") from exc
+        found.sort(key=lambda f: f.key)
+        return Scan(found, rejected)
+
+    def relative_prefix(self, url: str) -> str | None:
+        """The key prefix of `url` relative to this s3:// source ('' for the root), or None if outside."""
+        from resources.object_store import parse_s3_url
+
+        mine, other = self.object_store().location, parse_s3_url(url)
+        if other.bucket != mine.bucket or not other.prefix.startswith(mine.prefix):
+            return None
+        return other.prefix[len(mine.prefix) :]
+
     def ensure_inside(self, path: Path) -> None:
         root = self.root
         if path != root and root not in path.parents:
             raise InvalidDocumentName(f"{path} is outside the source root {root}")
+
+    # ---- one document ----------------------------------------------------------------------------
 
     def path_for(self, key: str) -> Path:
         """The file behind a partition key; refuses anything that is not a regular file inside the root."""
@@ -176,16 +400,130 @@ class DocumentSource(dg.ConfigurableResource):
             raise InvalidDocumentName(f"{key!r}: not a regular file")
         return path
 
-    def uri_for(self, key: str) -> str:
-        return self.root.joinpath(*PurePosixPath(key).parts).as_uri()
+    def _too_large(self, size: int, where: str) -> DocumentTooLarge:
+        return DocumentTooLarge(
+            f"too large: {size / 2**20:.0f} MB, the limit is {self.max_file_mb:g} MB (INGEST_MAX_FILE_MB): {where}"
+        )
+
+    def content_hash(self, key: str, listed: SourceFile | None = None) -> ContentHash:
+        """sha256, size and mtime of a document's current content, refused over INGEST_MAX_FILE_MB.
+
+        A file is hashed in place. An object is downloaded once (never past the limit) and kept
+        for the `read` that follows; with `listed` (its listing entry), an object whose ETag and
+        size are those of an object already hashed by this process is not downloaded again.
+        """
+        partition_key_for(key)
+        if not self.is_object_store:
+            path = self.path_for(key)
+            size = os.stat(path, follow_symlinks=False).st_size
+            if size > self.max_bytes:
+                raise self._too_large(size, str(path))
+            digest, st = hash_file(path)
+            return ContentHash(digest, st.st_size, st.st_mtime_ns)
+        store = self.object_store()
+        if listed is not None and listed.etag:
+            if listed.size_bytes > self.max_bytes:
+                raise self._too_large(listed.size_bytes, store.location.url_for(key))
+            known = _OBJECT_HASHES.get((store.url, key, listed.etag, listed.size_bytes))
+            if known is not None:
+                return ContentHash(known, listed.size_bytes, listed.mtime_ns)
+        with self._object_errors():
+            content = store.read(key, self.max_bytes)
+        digest = hashlib.sha256(content.data).hexdigest()
+        _OBJECT_HASHES.put((store.url, key, content.etag, content.size_bytes), digest)
+        _OBJECT_BODIES.put((store.url, key, digest), content.data)
+        return ContentHash(digest, content.size_bytes, _whole_seconds(content.mtime_ns))
+
+    def read(self, key: str, content_hash: str) -> bytes:
+        """The document's bytes, refused (FileChangedWhileReading) unless they are the bytes hashed."""
+        partition_key_for(key)
+        if not self.is_object_store:
+            return read_exact(self.path_for(key), content_hash)
+        store = self.object_store()
+        data = _OBJECT_BODIES.get((store.url, key, content_hash), pop=True)
+        if data is None:
+            with self._object_errors():
+                data = store.read(key, self.max_bytes).data
+        if hashlib.sha256(data).hexdigest() != content_hash:
+            raise FileChangedWhileReading(store.location.url_for(key))
+        return data
 
     def stat_fingerprint(self, key: str) -> dict[str, int]:
-        """Size and mtime of a document's file, or nothing if it cannot be stat'ed."""
+        """Size and mtime of a document, or nothing if it cannot be stat'ed."""
+        if self.is_object_store:
+            from resources.object_store import ObjectStoreError
+
+            try:
+                entry = self.object_store().stat(key)
+            except (ObjectStoreError, SourceUnavailable):
+                return {}
+            return {"size_bytes": entry.size_bytes, "mtime_ns": _whole_seconds(entry.mtime_ns)}
         try:
             st = os.lstat(self.root.joinpath(*key.split("/")))
         except (OSError, ValueError):
             return {}
         return {"size_bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+    def exists(self, key: str) -> bool:
+        """Whether the document's file or object is there (a dangling symlink counts as there)."""
+        if not self.is_object_store:
+            return os.path.lexists(self.root.joinpath(*key.split("/")))
+        from resources.object_store import ObjectNotFound, ObjectStoreError
+
+        try:
+            self.object_store().stat(key)
+        except ObjectNotFound:
+            return False
+        except ObjectStoreError as exc:
+            raise SourceUnavailable(f"document source {exc}") from exc
+        return True
+
+    def missing(self, keys: Iterable[str]) -> set[str]:
+        """The keys whose file or object is not there; one listing for an object store."""
+        keys = set(keys)
+        if not keys:
+            return set()
+        if not self.is_object_store:
+            return {k for k in keys if not self.exists(k)}
+        from resources.object_store import ObjectEntry, ObjectStoreError
+
+        present: set[str] = set()
+        try:
+            for item in self.object_store().iter_objects():
+                if isinstance(item, ObjectEntry):
+                    present.add(item.key)
+                elif item is not None:
+                    present.add(item[0])
+        except ObjectStoreError as exc:
+            raise SourceUnavailable(f"document source {exc}") from exc
+        return keys - present
+
+    def uri_for(self, key: str) -> str:
+        """`file:///...` or `s3://bucket/prefix/key`."""
+        if self.is_object_store:
+            return self.object_store().location.url_for(key)
+        return self.root.joinpath(*PurePosixPath(key).parts).as_uri()
+
+    def display(self, key: str) -> str:
+        """What metadata and messages show for a document: its path, or its s3:// URL."""
+        if self.is_object_store:
+            return self.uri_for(key)
+        return str(self.root.joinpath(*key.split("/")))
+
+    @contextmanager
+    def _object_errors(self) -> Iterator[None]:
+        """Object-store errors as the OSError / ValueError a failed document is recorded with
+        (ObjectNotFound is a FileNotFoundError, AccessDenied a PermissionError); each names the URL."""
+        from resources.object_store import ObjectStoreError, ObjectTooLarge
+
+        try:
+            yield
+        except ObjectTooLarge as exc:
+            raise self._too_large(exc.size_bytes, exc.url) from exc
+        except ObjectStoreError as exc:
+            if isinstance(exc, OSError | ValueError):
+                raise
+            raise SourceReadError(str(exc)) from exc
 
 
 def _glob_match(rel: str, pattern: str) -> bool:

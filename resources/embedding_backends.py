@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -78,6 +79,8 @@ def default_threads() -> int:
 def unsupported_modules(model_dir: str | Path) -> list[str]:
     """Module types of the model that the openvino/onnx route cannot run (empty when it can)."""
     model_dir = Path(model_dir)
+    if not (model_dir / "modules.json").exists():
+        return ["no modules.json (not a sentence-transformers model folder)"]
     modules = json.loads((model_dir / "modules.json").read_text())
     bad = [m["type"] for m in modules if m["type"].rsplit(".", 1)[-1] not in ("Transformer", "Pooling", "Normalize")]
     if not modules or modules[0]["type"].rsplit(".", 1)[-1] != "Transformer" or modules[0].get("path", ""):
@@ -248,9 +251,18 @@ def _token_network(model_dir: Path) -> tuple[Any, tuple[Any, Any]]:
     return TokenEmbeddings(), (input_ids, attention_mask)
 
 
+def _import_openvino() -> Any:
+    """openvino with its telemetry stubbed out: by default `import openvino` records a client id and sends usage events."""
+    sys.modules.setdefault("openvino_telemetry", None)
+    import openvino
+
+    return openvino
+
+
 def _convert_openvino(model_dir: Path, out: Path) -> None:
-    import openvino as ov
     import torch
+
+    ov = _import_openvino()
 
     network, (input_ids, attention_mask) = _token_network(model_dir)
     with torch.no_grad(), warnings.catch_warnings():
@@ -401,8 +413,7 @@ class Encoder:
         )
 
     def _load_openvino(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-        import openvino as ov
-
+        ov = _import_openvino()
         config = {
             "INFERENCE_PRECISION_HINT": self.precision,
             "INFERENCE_NUM_THREADS": self.threads,

@@ -25,9 +25,15 @@ TABLES = (DOCUMENTS, CHUNKS, EMBEDDINGS)
 
 _TS = pa.timestamp("us", tz="UTC")
 
+PRIMARY_KEY = {b"lance-schema:unenforced-primary-key": b"true"}
+"""Field metadata declaring a (non-nullable) column the table's unenforced primary key. Lance then
+records the keys each `merge_insert` inserts, so of two concurrent commits inserting the same new
+key the later one conflicts and is re-planned instead of duplicating the row (lancedb#3377,
+lance#4585). That is what keeps writers on different machines correct on object storage."""
+
 DOCUMENTS_SCHEMA = pa.schema(
     [
-        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("doc_id", pa.string(), nullable=False, metadata=PRIMARY_KEY),
         pa.field("source_uri", pa.string()),
         pa.field("content_hash", pa.string()),
         pa.field("size_bytes", pa.int64()),
@@ -39,12 +45,14 @@ DOCUMENTS_SCHEMA = pa.schema(
         pa.field("parser_version", pa.string()),
         pa.field("ingested_at", _TS),
         pa.field("warnings", pa.list_(pa.string())),
+        pa.field("title", pa.string()),
+        pa.field("ocr_pages", pa.int32()),
     ]
 )
 
 CHUNKS_SCHEMA = pa.schema(
     [
-        pa.field("chunk_id", pa.string(), nullable=False),
+        pa.field("chunk_id", pa.string(), nullable=False, metadata=PRIMARY_KEY),
         pa.field("doc_id", pa.string(), nullable=False),
         pa.field("seq", pa.int32()),
         pa.field("text", pa.string()),
@@ -55,6 +63,8 @@ CHUNKS_SCHEMA = pa.schema(
         pa.field("char_end", pa.int64()),
         pa.field("token_count", pa.int32()),
         pa.field("chunker", pa.string()),
+        pa.field("section", pa.string()),
+        pa.field("context", pa.string()),
     ]
 )
 
@@ -62,7 +72,7 @@ CHUNKS_SCHEMA = pa.schema(
 def embeddings_schema(dimensions: int) -> pa.Schema:
     return pa.schema(
         [
-            pa.field("chunk_id", pa.string(), nullable=False),
+            pa.field("chunk_id", pa.string(), nullable=False, metadata=PRIMARY_KEY),
             pa.field("doc_id", pa.string(), nullable=False),
             pa.field("vector", pa.list_(pa.float32(), dimensions)),
             pa.field("text", pa.string()),
@@ -70,11 +80,30 @@ def embeddings_schema(dimensions: int) -> pa.Schema:
             pa.field("page_start", pa.int32()),
             pa.field("page_end", pa.int32()),
             pa.field("model", pa.string()),
+            pa.field("section", pa.string()),
         ]
     )
 
 
 ROW_KEYS = {DOCUMENTS: "doc_id", CHUNKS: "chunk_id", EMBEDDINGS: "chunk_id"}
+
+
+def with_primary_key(name: str, schema: pa.Schema) -> pa.Schema:
+    """`schema` with the table's key column (`ROW_KEYS`) marked as its unenforced primary key."""
+    key = ROW_KEYS[name]
+    index = schema.get_field_index(key)
+    field = schema.field(index)
+    metadata = {**(field.metadata or {}), **PRIMARY_KEY}
+    return schema.set(index, field.with_nullable(False).with_metadata(metadata))
+
+
+def has_primary_key(schema: pa.Schema, name: str) -> bool:
+    """Whether the table's key column is its unenforced primary key: declared at creation
+    (`...primary-key: true`) or later by `set_unenforced_primary_key` (`...primary-key:position`)."""
+    metadata = schema.field(ROW_KEYS[name]).metadata or {}
+    return metadata.get(b"lance-schema:unenforced-primary-key") == b"true" or (
+        b"lance-schema:unenforced-primary-key:position" in metadata
+    )
 
 
 def doc_filter(doc_ids: Iterable[str]) -> Expr:
@@ -124,10 +153,11 @@ class WriteOutcome:
 class LanceDBStore(dg.ConfigurableResource):
     """The LanceDB database at `LANCEDB_URI` (a folder, or an object-store URI).
 
-    Writers on one machine take an exclusive file lock around each commit: concurrent
-    `merge_insert`s inserting the same new keys can otherwise both succeed and duplicate rows
-    (lancedb#3377). Across machines, the `ingestion` pool bounds writers and conflicting commits
-    are retried with backoff.
+    Each table's key column (`ROW_KEYS`) is declared its unenforced primary key, so concurrent
+    `merge_insert`s inserting the same new keys conflict instead of both succeeding and duplicating
+    rows (lancedb#3377); on object storage (`s3://...`) that and lance's conditional-PUT commits are
+    what keep writers on several machines correct. Writers on one machine also take an exclusive
+    file lock on a local folder around each commit. Conflicting commits are retried with backoff.
     """
 
     uri: str = "data/lancedb"
@@ -137,7 +167,7 @@ class LanceDBStore(dg.ConfigurableResource):
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
-        if "://" in self.uri:
+        if self.is_object_store:
             yield
             return
         folder = Path(self.uri)
@@ -161,11 +191,28 @@ class LanceDBStore(dg.ConfigurableResource):
         except (FileNotFoundError, ValueError):
             return None
 
+    @property
+    def is_object_store(self) -> bool:
+        return "://" in self.uri
+
     def _table_for_write(self, name: str, schema: pa.Schema) -> lancedb.table.Table:
         db = self.connect()
         table = self.open_table(name, db)
         if table is None:
-            table = db.create_table(name, schema=schema, exist_ok=True)
+            table = db.create_table(name, schema=with_primary_key(name, schema), exist_ok=True)
+        if not has_primary_key(table.schema, name):
+            # A table created before the key was declared: declare it once (one commit).
+            try:
+                self._with_retries(lambda: table.set_unenforced_primary_key(ROW_KEYS[name]), f"primary key of {name}")
+            except ValueError as exc:
+                if "already set" not in str(exc):  # another writer declared it first: fine
+                    raise
+            table = db.open_table(name)
+        missing = [f for f in schema if f.name not in table.schema.names and f.nullable]
+        if missing:
+            # A table written by an earlier version: new columns are added empty (one commit).
+            self._with_retries(lambda: table.add_columns(missing), f"add columns to {name}")
+            table = db.open_table(name)
         return table
 
     def replace_documents_rows(self, name: str, rows: pa.Table, doc_ids: Iterable[str]) -> WriteOutcome | None:
@@ -289,6 +336,25 @@ class LanceDBStore(dg.ConfigurableResource):
                     )
                     created.append(f"{name}.vector")
         return created
+
+    def refresh_text_index(self) -> str:
+        """Full-text search over `embeddings.text` right after ingestion: create the index if it is
+        missing. Rows added since it was built are searched unindexed by LanceDB until the nightly
+        `optimize()` folds them in. Returns what was done."""
+        from lancedb.index import FTS
+
+        table = self.open_table(EMBEDDINGS)
+        if table is None or table.count_rows() == 0:
+            return "no embeddings"
+        index = next((ix for ix in table.list_indices() if ix.columns == ["text"]), None)
+        if index is None:
+            with self.write_lock():
+                self._with_retries(
+                    lambda: table.create_index("text", config=FTS(), replace=True), "index embeddings.text"
+                )
+            return "created"
+        stats = table.index_stats(index.name)
+        return f"present ({stats.num_unindexed_rows} new rows searched unindexed until optimize)"
 
     def optimize(self, keep_versions_hours: float | None = None) -> dict[str, dict[str, int]]:
         """Compact fragments, prune versions older than the window and fold new rows into indexes."""

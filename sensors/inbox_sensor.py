@@ -3,7 +3,6 @@
 import hashlib
 import json
 import time
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -28,17 +27,10 @@ class InboxSensorSettings:
     running: bool = True
 
 
-def _sensor(**kwargs):
-    """`dg.sensor`, without the BetaWarning Dagster 1.13 raises for the `owners` it passes itself."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Parameter `owners`", category=dg.BetaWarning)
-        return dg.sensor(**kwargs)
-
-
 def build_inbox_sensor(
     run_job: AssetJob, jobs: Iterable[AssetJob], settings: InboxSensorSettings
 ) -> dg.SensorDefinition:
-    @_sensor(
+    @dg.sensor(
         name="inbox_sensor",
         jobs=[*jobs, purge_job],
         minimum_interval_seconds=settings.interval_s,

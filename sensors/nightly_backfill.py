@@ -31,7 +31,9 @@ def build_nightly_backfill(
         context: dg.ScheduleEvaluationContext, source: DocumentSource, lancedb: LanceDBStore, embedder: EmbeddingModel
     ) -> dg.SkipReason | list[dg.RunRequest]:
         fail_dead_runs(context.instance)
-        work = plan_work(context.instance, source.scan().files, lancedb, PhaseVersions.of(embedder), max_docs_per_run)
+        work = plan_work(
+            context.instance, source.scan().files, lancedb, PhaseVersions.of(embedder), max_docs_per_run, source=source
+        )
         tags = {**host_tags(), "ingest/trigger": "nightly_backfill"}
         requests = [plan.run_request(run_job.name, tags) for plan in work.runs]
         return requests or dg.SkipReason("every document is materialised and up to date")

@@ -18,6 +18,7 @@ SAMPLES = REPO / "samples"
 # Resources bind these as EnvVar when the code location is imported, and EnvVar is resolved
 # when each run starts, so each test can point them at its own folders.
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="ingest-tests-"))
+(_SESSION_DIR / "inbox").mkdir()  # a source folder that does not exist is an error, never "0 documents"
 os.environ.setdefault("LANCEDB_URI", str(_SESSION_DIR / "lancedb"))
 os.environ.setdefault("INGEST_SOURCE_DIR", str(_SESSION_DIR / "inbox"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
