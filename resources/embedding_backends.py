@@ -401,7 +401,10 @@ class Encoder:
     def _load_torch(self) -> Any:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()
 
         if self.device == "cpu":
             torch.set_num_threads(self.threads)
