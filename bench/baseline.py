@@ -86,7 +86,7 @@ def run_baseline(corpus_dir: Path, lancedb_uri: str) -> dict[str, Any]:
     import_s = time.perf_counter() - t0
 
     root = Path(corpus_dir).resolve()
-    model = EmbeddingModel(batch_size=64)
+    model = EmbeddingModel(batch_size=64, backend="torch")
     store = LanceDBStore(uri=lancedb_uri)
     existing = [name for name in TABLES if store.open_table(name) is not None]
     if existing:
@@ -135,7 +135,7 @@ def run_baseline(corpus_dir: Path, lancedb_uri: str) -> dict[str, Any]:
     model_load_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    vectors = model.encode([chunk.text for _, chunk in chunks])
+    vectors = model.encode([chunk.embedded_text for _, chunk in chunks])
     embed_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -148,10 +148,11 @@ def run_baseline(corpus_dir: Path, lancedb_uri: str) -> dict[str, Any]:
         "doc_id": [d for d, _ in chunks],
         "vector": pa.FixedSizeListArray.from_arrays(flat, dimensions),
         "text": [c.text for _, c in chunks],
-        "text_hash": [c.text_hash for _, c in chunks],
+        "text_hash": [c.embedding_hash for _, c in chunks],
         "page_start": [c.page_start for _, c in chunks],
         "page_end": [c.page_end for _, c in chunks],
         "model": [model.model_id] * len(chunks),
+        "section": [c.section for _, c in chunks],
     }
     store.replace_documents_rows(DOCUMENTS, pa.Table.from_pylist(doc_rows, schema=DOCUMENTS_SCHEMA), doc_ids)
     store.replace_documents_rows(CHUNKS, pa.Table.from_pylist(chunk_rows, schema=CHUNKS_SCHEMA), doc_ids)
