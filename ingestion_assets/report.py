@@ -127,12 +127,23 @@ def build_report(
         "sample_queries": queries,
         "recent_runs": recent_runs(instance),
         "model": model.model_id,
+        "embedding_backend": _backend(model),
     }
+
+
+def _backend(model: EmbeddingModel) -> str:
+    """The backend and precision queries are embedded with (the same as ingestion in this process)."""
+    encoder = model.load()
+    return f"{encoder.backend} {encoder.precision} ({encoder.reason})"
 
 
 def report_markdown(report: dict[str, Any]) -> str:
     ready = "**yes**" if report["ready_for_queries"] else "**NO**"
-    lines = [f"ready_for_queries: {ready} — {report['documents']} documents, model `{report['model']}`", ""]
+    lines = [
+        f"ready_for_queries: {ready} — {report['documents']} documents, model `{report['model']}` "
+        f"on {report['embedding_backend']}",
+        "",
+    ]
     lines += ["#### Documents per phase and state", ""]
     lines += ["| phase | materialized | failed | in progress | missing |", "|---|---|---|---|---|"]
     for phase, c in report["states"].items():

@@ -65,6 +65,7 @@ def build_ingestion_report(settings: ReportSettings) -> dg.AssetsDefinition:
                 "embeddings_rows": report["tables"].get("embeddings", {}).get("rows", 0),
                 "failed_documents": report["states"]["embeddings"]["failed"],
                 "model": report["model"],
+                "embedding_backend": report["embedding_backend"],
                 "report": dg.MetadataValue.md(report_markdown(report)),
             }
         )
