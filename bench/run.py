@@ -400,9 +400,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _installed(backend: str) -> bool:
+    import importlib.util
+
     from resources.embedding_backends import installed
 
-    return installed(backend)
+    converter = {"onnx": "onnx"}.get(backend)
+    return installed(backend) and (converter is None or importlib.util.find_spec(converter) is not None)
 
 
 def ratios(r: dict) -> dict:
