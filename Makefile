@@ -34,6 +34,7 @@ test: install
 
 ## make ui: the Dagster UI and daemon (sensors, schedules) on http://127.0.0.1:3000
 ui: install $(DAGSTER_HOME)/dagster.yaml
+	mkdir -p inbox
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
 ## make bench: the benchmark (N=200 documents, 100,000-file scale test); prints a table and writes bench/out/results.json

@@ -36,8 +36,9 @@ def build_inbox_sensor(
         minimum_interval_seconds=settings.interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING if settings.running else dg.DefaultSensorStatus.STOPPED,
         description=(
-            "Watches INGEST_SOURCE_DIR. New files get a partition and are ingested in batched ranged "
-            "runs; changed files (size/mtime, then sha256) are re-ingested; deleted files lose their "
+            "Watches INGEST_SOURCE_DIR (a folder or s3://bucket/prefix/); a source that does not exist "
+            "or cannot be listed fails the tick with the reason. New files get a partition and are "
+            "ingested in batched ranged runs; changed files (size/mtime, then sha256) are re-ingested; deleted files lose their "
             "partition and their rows; renamed files reuse their stored parse and vectors. Files "
             f"younger than {settings.debounce_s:g} s (INGEST_DEBOUNCE_S), dot-files and *.part/*.tmp/*.crdownload "
             "wait. A document that failed is not retried until its file changes (see nightly_backfill)."
