@@ -23,7 +23,7 @@ def execute_plans(
     if not plans:
         return []
     from ingestion_assets.definitions import get_ingest_job
-    from ingestion_assets.run_health import host_tags
+    from ingestion_assets.run_health import in_process_tags
 
     job = dg.reconstructable(get_ingest_job)
     run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
@@ -38,7 +38,7 @@ def execute_plans(
         with dg.execute_job(
             job.get_subset(asset_selection=set(plan.asset_keys), asset_check_selection=set()),
             instance=instance,
-            tags={**plan.tags, **host_tags(), "ingest/trigger": trigger},
+            tags={**plan.tags, **in_process_tags(), "ingest/trigger": trigger},
             run_config=run_config,
         ) as result:
             outcome = "succeeded" if result.success else "had failures"

@@ -47,13 +47,24 @@ def _alive(pid: int, since: float) -> bool:
     return not _process_started_after(pid, since)
 
 
+PID_TAG = "ingest/pid"
+"""The process that creates and executes an `ingestctl` run in-process."""
+
+
+def in_process_tags() -> dict[str, str]:
+    """Tags of a run executed by this process (`ingestctl`): host and pid."""
+    return {**host_tags(), PID_TAG: str(os.getpid())}
+
+
 def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     """Report runs started on this host whose worker process is gone as failed; returns their ids.
 
-    Only runs whose worker is a process of this host qualify: those of `ingestctl` (in-process)
-    and, with the DefaultRunLauncher, the daemon's subprocesses. Other launchers (Kubernetes,
-    Docker, Celery) run workers elsewhere and have health checks of their own.
+    Only runs whose worker is a process of this host qualify: those of `ingestctl` (in-process;
+    also when killed after creating the run but before starting it) and, with the
+    DefaultRunLauncher, the daemon's subprocesses. Other launchers (Kubernetes, Docker, Celery)
+    run workers elsewhere and have health checks of their own.
     """
+    failed = _fail_unstarted_in_process_runs(instance)
     local_launcher = isinstance(instance.run_launcher, dg.DefaultRunLauncher)
     runs = [
         run
@@ -62,7 +73,6 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         )
         if local_launcher or run.tags.get("ingest/trigger", "").startswith("ingestctl")
     ]
-    failed = []
     for run in runs:
         records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_START, limit=1).records
         if not records:
@@ -72,5 +82,25 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         if pid is None or _alive(pid, entry.timestamp):
             continue
         instance.report_run_failed(run, f"run worker (pid {pid}) is gone: it was killed or crashed")
+        failed.append(run.run_id)
+    return failed
+
+
+def _fail_unstarted_in_process_runs(instance: dg.DagsterInstance) -> list[str]:
+    """`ingestctl` runs created but never started by a process that is gone (NOT_STARTED forever,
+    their partitions IN_PROGRESS): no worker will ever pick them up."""
+    failed = []
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING], tags=host_tags()
+        ),
+        limit=500,
+    )
+    for record in records:
+        run = record.dagster_run
+        pid = run.tags.get(PID_TAG)
+        if pid is None or _alive(int(pid), record.create_timestamp.timestamp()):
+            continue
+        instance.report_run_failed(run, f"ingestctl process (pid {pid}) is gone before the run started")
         failed.append(run.run_id)
     return failed
