@@ -348,10 +348,16 @@ class LanceDBStore(dg.ConfigurableResource):
             return "no embeddings"
         index = next((ix for ix in table.list_indices() if ix.columns == ["text"]), None)
         if index is None:
-            with self.write_lock():
-                self._with_retries(
-                    lambda: table.create_index("text", config=FTS(), replace=True), "index embeddings.text"
-                )
+            try:
+                with self.write_lock():
+                    table.create_index("text", config=FTS(), replace=False)
+            except (RuntimeError, ValueError, OSError) as exc:
+                # A concurrent writer may have created it first: search works unindexed meanwhile,
+                # and the next run or the nightly maintenance creates it.
+                table = self.open_table(EMBEDDINGS)
+                if table is not None and any(ix.columns == ["text"] for ix in table.list_indices()):
+                    return "created by a concurrent writer"
+                return f"not created this time ({type(exc).__name__}: {exc})"
             return "created"
         stats = table.index_stats(index.name)
         return f"present ({stats.num_unindexed_rows} new rows searched unindexed until optimize)"
