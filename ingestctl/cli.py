@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+from ingestctl import collector
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    collector.pause_for_startup()
     parser = build_parser()
     args = parser.parse_args(argv)
     from resources.document_source import SourceUnavailable
@@ -55,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         # A source that does not exist or cannot be listed is never "0 documents".
         print(f"ingestctl {args.command}: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`ingestctl status | head`): stop quietly, as other Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    finally:
+        collector.skip_at_exit()
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -7,15 +7,15 @@ import sys
 import time
 from pathlib import Path
 
-from ingestctl.instance import CliContext, get_instance
+from ingestctl.instance import CliContext
 
 
 def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -> int:
     """Raises SourceUnavailable (exit 2) when the source, or PATH, does not exist or cannot be listed."""
     override, under = _source_root_for(path) if path else (None, None)
     cli = CliContext.from_env(source_dir=override)
+    instance = cli.instance
     scan = cli.source.scan(under)
-    instance = get_instance()
 
     from ingestctl.runs import execute_plans, print_status_table
     from ingestion_assets.planning import plan_work, register_partitions
@@ -46,7 +46,7 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -
 
     started = time.perf_counter()
     execute_plans(instance, work.runs, log_level, "ingestctl", cli.run_config)
-    statuses = document_statuses(instance, keys, cli.store, cli.versions)
+    statuses = document_statuses(instance, keys, cli.store, cli.versions, materialization_times=False)
     print_status_table(statuses)
     failed = [s for s in statuses if not s.ok]
     print(
@@ -58,8 +58,8 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -
 
 def run_retry(doc_ids: list[str], failed_only: bool, log_level: str) -> int:
     """Re-run the failed phases of failed documents (`--failed`), or every phase of named ones."""
-    instance = get_instance()
     cli = CliContext.from_env()
+    instance = cli.instance
     from ingestctl.runs import execute_plans, print_status_table
     from ingestion_assets.keys import PHASE_KEYS
     from ingestion_assets.planning import failed_documents, plan_runs, plan_work, registered_partitions
@@ -85,7 +85,9 @@ def run_retry(doc_ids: list[str], failed_only: bool, log_level: str) -> int:
         plans = plan_runs(order, needed, max_docs)
     print(f"{len(needed)} document(s) to retry in {len(plans)} run(s)")
     execute_plans(instance, plans, log_level, "ingestctl retry", cli.run_config)
-    statuses = document_statuses(instance, sorted(needed, key=order.index), cli.store, cli.versions)
+    statuses = document_statuses(
+        instance, sorted(needed, key=order.index), cli.store, cli.versions, materialization_times=False
+    )
     print_status_table(statuses)
     return 0 if all(s.ok for s in statuses) else 1
 

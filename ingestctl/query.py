@@ -6,13 +6,13 @@ import json
 import sys
 import time
 
-from ingestctl.instance import CliContext, get_instance
+from ingestctl.instance import CliContext
 
 
 def run_status(doc_ids: list[str], as_json: bool, failed_only: bool) -> int:
     started = time.perf_counter()
-    instance = get_instance()
     cli = CliContext.from_env()
+    instance = cli.instance
     from ingestctl.runs import print_status_table
     from ingestion_assets.planning import registered_partitions
     from ingestion_assets.status import document_statuses, summarize
@@ -56,8 +56,8 @@ def run_search(query: str, k: int, hybrid: bool, as_json: bool) -> int:
 
 
 def run_report(as_json: bool) -> int:
-    instance = get_instance()
     cli = CliContext.from_env()
+    instance = cli.instance
     from ingestion_assets.report import ReportSettings, build_report, report_markdown
 
     report = build_report(instance, cli.store, cli.source, cli.embedder, ReportSettings.of(cli.settings))

@@ -22,12 +22,14 @@ def execute_plans(
     """Execute each plan as one ranged run of `ingest_job`; `run_config` configures its resources."""
     if not plans:
         return []
+    from ingestctl.collector import resume_for_work
     from ingestion_assets.definitions import get_ingest_job
     from ingestion_assets.run_health import in_process_tags
 
     job = dg.reconstructable(get_ingest_job)
     run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
     outcomes = []
+    resume_for_work()
     for i, plan in enumerate(plans, 1):
         print(
             f"[run {i}/{len(plans)}] {len(plan.keys)} document(s) {plan.keys[0]!r} .. {plan.keys[-1]!r}: "

@@ -132,15 +132,28 @@ class StoredState:
 
 
 def document_statuses(
-    instance: dg.DagsterInstance, doc_ids: Sequence[str], store: LanceDBStore, versions: PhaseVersions
+    instance: dg.DagsterInstance,
+    doc_ids: Sequence[str],
+    store: LanceDBStore,
+    versions: PhaseVersions,
+    *,
+    materialization_times: bool = True,
 ) -> list[DocumentStatus]:
     """Status of each document; a materialised phase whose rows were made by another parser,
-    tokenizer/chunk size or model than the current code version is reported as `stale`."""
+    tokenizer/chunk size or model than the current code version is reported as `stale`.
+
+    `last_materialized` comes from Dagster's event log (up to DETAILED_LOOKUP_LIMIT documents, and
+    only with `materialization_times`), otherwise from the `ingested_at` of the stored rows.
+    """
     statuses = phase_statuses(instance, doc_ids)
     failed = {key: [d for d, s in statuses[key].items() if s == Status.FAILED] for key in PHASE_KEYS}
     errors = latest_errors(instance, failed)
     stored = StoredState.read(store, versions)
-    detailed = _latest_materializations(instance, doc_ids) if len(doc_ids) <= DETAILED_LOOKUP_LIMIT else {}
+    detailed = (
+        _latest_materializations(instance, doc_ids)
+        if materialization_times and len(doc_ids) <= DETAILED_LOOKUP_LIMIT
+        else {}
+    )
     by_phase = [
         (name, statuses[key], stale)
         for name, key, stale in zip(
