@@ -115,6 +115,7 @@ class TokenChunker:
         self.min_section_tokens = min_section_tokens
         self.min_preamble_tokens = min_preamble_tokens
         self._splitters: dict[int, object] = {}
+        self._content_tokens: dict[str, int] = {}
         self.splitter = self._splitter(self.budget)
 
     def _splitter(self, budget: int):
@@ -135,8 +136,14 @@ class TokenChunker:
         return len(self.tokenizer.encode(text).ids)
 
     def count_content_tokens(self, text: str) -> int:
-        """Tokens of `text` alone: the splitter adds up pieces, so special tokens must not count per piece."""
-        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+        """Tokens of `text` alone: the splitter adds up pieces, so special tokens must not count per piece.
+
+        Remembered for the document being split: the splitter measures most pieces two or three times.
+        """
+        count = self._content_tokens.get(text)
+        if count is None:
+            count = self._content_tokens[text] = len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+        return count
 
     def embedding_text(self, chunk: Chunk) -> str:
         """What to embed for a chunk: its context header and its text (within `chunk_tokens`)."""
@@ -166,6 +173,7 @@ class TokenChunker:
             top = min((s[1] for s in sections), default=0)
             title = next((s[2] for s in sections if s[1] == top), "") or PurePosixPath(doc_id).stem
         chunks: list[Chunk] = []
+        self._content_tokens.clear()
         for start, end, path in self._segments(text, sections, title):
             context, header_tokens = self._header(title, path)
             budget = self.budget - header_tokens

@@ -112,7 +112,7 @@ class EmbeddingPipeline:
             self.backend, self.precision, self.backend_reason = encoder.backend, encoder.precision, encoder.reason
             self._messages.put(
                 f"embedding model loaded in {self.load_seconds:.1f} s: {encoder.backend} {encoder.precision}, "
-                f"{encoder.threads} thread(s) ({encoder.reason})"
+                f"{encoder.threads} thread(s) in {encoder.streams} stream(s) ({encoder.reason})"
             )
         base = len(self.embedded)
         self._queued = base + len(todo)

@@ -81,7 +81,7 @@ class EmbeddingModel(dg.ConfigurableResource):
     precision: str = "auto"
     threads: int = 0
     model_cache_dir: str = ""
-    batch_size: int = 64
+    batch_size: int = 32
     chunk_tokens: int = 200
     chunk_overlap: int = 30
 

@@ -38,7 +38,7 @@ class IngestSettings:
     embed_precision: str = field(default="auto", metadata={"env": "INGEST_EMBED_PRECISION"})
     threads: int = field(default=0, metadata={"env": "INGEST_THREADS"})
     model_cache_dir: str = field(default="", metadata={"env": "INGEST_MODEL_CACHE"})
-    batch_size: int = field(default=64, metadata={"env": "INGEST_BATCH_SIZE"})
+    batch_size: int = field(default=32, metadata={"env": "INGEST_BATCH_SIZE"})
     chunk_tokens: int = field(default=200, metadata={"env": "INGEST_CHUNK_TOKENS"})
     chunk_overlap: int = field(default=30, metadata={"env": "INGEST_CHUNK_OVERLAP"})
     max_docs_per_run: int = field(default=200, metadata={"env": "INGEST_MAX_DOCS_PER_RUN"})

@@ -4,90 +4,32 @@ executes the ingestion step of `ingest_job_celery` on the PostgreSQL-backed inst
 from __future__ import annotations
 
 import os
-import random
 import shutil
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
 import pytest
-import redis
 from dagster._core.events import DagsterEventType
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from ingestion_assets.definitions import get_ingest_job_celery
 from ingestion_assets.planning import register_partitions
+from tests.celery_worker import celery_worker_process
 from tests.conftest import REPO, SAMPLES, statuses
-from tests.services import REDIS_URL, unavailable
-from tests.test_daemon_e2e import wait_for
 from tests.test_postgres import assert_rows_exactly_once
 
-pytest_plugins = ["tests.postgres_fixtures"]
+pytest_plugins = ["tests.postgres_fixtures", "tests.celery_worker"]
 pytestmark = pytest.mark.slow
 
-BIN = Path(sys.executable).parent
 WORKER_NAME = "ingest-test"
 
 
 @pytest.fixture
-def redis_broker(monkeypatch) -> Iterator[str]:
-    """An empty Redis database of this test's own (other sessions on the machine may run workers
-    on the default one) as INGEST_CELERY_BROKER; flushed afterwards."""
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except redis.RedisError as exc:
-        unavailable(f"no Redis reachable at {REDIS_URL} for the Celery broker: {exc}")
-    for db in random.sample(range(1, 16), 15):
-        client = redis.Redis.from_url(f"{REDIS_URL}/{db}")
-        if client.dbsize() == 0:
-            break
-    else:
-        unavailable(f"no empty Redis database at {REDIS_URL}")
-    url = f"{REDIS_URL}/{db}"
-    monkeypatch.setenv("INGEST_CELERY_BROKER", url)
-    yield url
-    client.flushdb()
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-@pytest.fixture
 def celery_worker(pg_home, redis_broker, store, inbox, tmp_path) -> Iterator[subprocess.Popen]:
-    """`dagster-celery worker start` as documented in docs/production.md, one process slot."""
-    log_path = tmp_path / "worker.log"
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONPATH": str(REPO)}
-    command = [
-        str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-        "-y", str(REPO / "deploy" / "celery_worker.yaml"), "-n", WORKER_NAME, "--", "--concurrency=1",
-    ]  # fmt: skip
-    with open(log_path, "w") as log:
-        worker = subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        wait_for(lambda: " ready." in log_path.read_text() or worker.poll() is not None, 120, "the Celery worker")
-        assert worker.poll() is None, log_path.read_text()[-4000:]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with celery_worker_process(WORKER_NAME, REPO, env, tmp_path / "worker.log") as worker:
         yield worker
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=60)
-        deadline = time.monotonic() + 60
-        while _group_alive(worker.pid) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        if _group_alive(worker.pid):
-            os.killpg(worker.pid, signal.SIGKILL)
-        if os.environ.get("E2E_SHOW_LOG"):
-            print(log_path.read_text()[-20000:])
 
 
 def test_celery_worker_executes_the_ingestion_step(pg_instance, store, inbox, celery_worker):

@@ -6,9 +6,7 @@ HOME are an empty folder of its own."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 
 import dagster as dg
@@ -19,13 +17,12 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from ingestion_assets.definitions import get_ingest_job_celery
 from ingestion_assets.planning import register_partitions
 from resources.lancedb_store import DOCUMENTS
+from tests.celery_worker import celery_worker_process
 from tests.conftest import REPO, statuses
-from tests.test_celery import BIN, _group_alive, redis_broker  # noqa: F401  (fixture)
-from tests.test_daemon_e2e import wait_for
 from tests.test_pipeline_s3 import bucket  # noqa: F401  (fixture)
 from tests.test_postgres import assert_rows_exactly_once
 
-pytest_plugins = ["tests.postgres_fixtures", "tests.s3_server"]
+pytest_plugins = ["tests.postgres_fixtures", "tests.s3_server", "tests.celery_worker"]
 pytestmark = pytest.mark.slow
 
 WORKER_NAME = "ingest-s3-test"
@@ -36,10 +33,8 @@ def remote_worker(pg_home, redis_broker, bucket, tmp_path) -> Iterator[subproces
     """`dagster-celery worker start` in an empty working directory, configured only by its environment."""
     workdir = tmp_path / "worker-machine"
     workdir.mkdir()
-    log_path = tmp_path / "worker.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INGEST_", "LANCEDB_", "DAGSTER_"))}
     env.update(
-        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         PYTHONPATH=str(REPO),  # the code, as deployed on the worker machine
         HOME=str(workdir),
         INGEST_SOURCE_DIR=bucket.source_url,
@@ -49,29 +44,9 @@ def remote_worker(pg_home, redis_broker, bucket, tmp_path) -> Iterator[subproces
         HF_HUB_OFFLINE="1",
     )
     env.update({k: v for k, v in os.environ.items() if k.startswith(("AWS_", "DAGSTER_PG_"))})
-    command = [
-        str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-        "-y", str(REPO / "deploy" / "celery_worker.yaml"), "-n", WORKER_NAME, "--", "--concurrency=1",
-    ]  # fmt: skip
-    with open(log_path, "w") as log:
-        worker = subprocess.Popen(
-            command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        wait_for(lambda: " ready." in log_path.read_text() or worker.poll() is not None, 120, "the Celery worker")
-        assert worker.poll() is None, log_path.read_text()[-4000:]
+    with celery_worker_process(WORKER_NAME, workdir, env, tmp_path / "worker.log") as worker:
         yield worker
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=60)
-        deadline = time.monotonic() + 60
-        while _group_alive(worker.pid) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        if _group_alive(worker.pid):
-            os.killpg(worker.pid, signal.SIGKILL)
-        assert not (workdir / "inbox").exists() and not (workdir / "data").exists(), "documents or tables went local"
-        if os.environ.get("E2E_SHOW_LOG"):
-            print(log_path.read_text()[-20000:])
+    assert not (workdir / "inbox").exists() and not (workdir / "data").exists(), "documents or tables went local"
 
 
 def test_remote_celery_worker_ingests_from_the_bucket(pg_instance, bucket, remote_worker, tmp_path):  # noqa: F811
