@@ -185,7 +185,7 @@ class TokenChunker:
                 offset = int(piece.metadata.get("start_index", -1))
                 if offset < 0:
                     offset = body.find(content)
-                for part_start, part in self._enforce_limit(start + offset, content, budget):
+                for part_start, part, tokens in self._enforce_limit(start + offset, content, budget):
                     seq = len(chunks)
                     part_end = part_start + len(part)
                     chunks.append(
@@ -198,7 +198,7 @@ class TokenChunker:
                             page_end=_page_of(page_offsets, max(part_start, part_end - 1)),
                             char_start=part_start,
                             char_end=part_end,
-                            token_count=self.count_tokens(part),
+                            token_count=tokens,
                             section=path,
                             context=self._fit(context, part),
                         )
@@ -287,17 +287,18 @@ class TokenChunker:
             return context
         return ""
 
-    def _enforce_limit(self, start: int, body: str, budget: int | None = None) -> list[tuple[int, str]]:
-        """The splitter keeps an unsplittable piece whole; cut such a piece at token offsets."""
+    def _enforce_limit(self, start: int, body: str, budget: int | None = None) -> list[tuple[int, str, int]]:
+        """(start, text, model input tokens) of the chunks of a piece: the splitter keeps an
+        unsplittable piece whole; cut such a piece at token offsets."""
         encoding = self.tokenizer.encode(body, add_special_tokens=False)
         budget = budget or self.budget
         if len(encoding.ids) <= budget:
-            return [(start, body)]
+            return [(start, body, len(encoding.ids) + self.special_tokens)]
         parts = []
         for i in range(0, len(encoding.offsets), budget):
             window = encoding.offsets[i : i + budget]
             lo, hi = window[0][0], window[-1][1]
-            parts.append((start + lo, body[lo:hi]))
+            parts.append((start + lo, body[lo:hi], self.count_tokens(body[lo:hi])))
         return parts
 
 

@@ -46,12 +46,18 @@ class EmbeddingPipeline:
         self._queued = 0
         self._last_report = (0.0, 0)
         self._encode_started = 0.0
+        self._model_loading = threading.Event()
+        self._model_settled = threading.Event()
         self._thread = threading.Thread(target=self._work, name="embedding-pipeline", daemon=True)
         self._thread.start()
 
     def submit(self, chunks: list[Chunk]) -> None:
+        """Queue a document's chunks. While the model loads, the caller waits instead of competing
+        with it for the cores: the load delays every vector, parsing the next document does not."""
         if chunks:
             self._inbox.put(chunks)
+        if self._model_loading.is_set():
+            self._model_settled.wait()
         self.drain()
 
     def drain(self) -> None:
@@ -107,7 +113,11 @@ class EmbeddingPipeline:
             return
         if not self.backend:
             t0 = time.perf_counter()
-            encoder = self.model.load()
+            self._model_loading.set()
+            try:
+                encoder = self.model.load()
+            finally:
+                self._model_settled.set()
             self.load_seconds = time.perf_counter() - t0
             self.backend, self.precision, self.backend_reason = encoder.backend, encoder.precision, encoder.reason
             self._messages.put(
