@@ -183,8 +183,10 @@ def daemon_run(corpus: Path, work: Path, docs: int) -> dict:
                 time.sleep(1)
             wall = time.monotonic() - started
             corpus_chunks = chunk_count(db)
+            _wait_for_idle_runs(home)
             facts = run_facts(home, since)
             latency = _drop_to_vectors(work, inbox, store)
+            _wait_for_idle_runs(home)
         finally:
             os.killpg(daemon.pid, signal.SIGTERM)
             try:
@@ -199,6 +201,21 @@ def daemon_run(corpus: Path, work: Path, docs: int) -> dict:
         "ten_page_pdf_drop_to_vectors_s": latency,
         "sensor_interval_s": int(env["INGEST_SENSOR_INTERVAL_S"]),
     }
+
+
+def _wait_for_idle_runs(home: Path, timeout_s: float = 600) -> None:
+    """Until no run is queued or running: the corpus run may still be recording its events after
+    its vectors are in LanceDB, and a document dropped then waits for the ingestion pool."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(home))
+    busy = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+    deadline = time.monotonic() + timeout_s
+    while instance.get_runs_count(dg.RunsFilter(statuses=busy)):
+        if time.monotonic() > deadline:
+            raise RuntimeError("runs still in progress after the corpus was ingested")
+        time.sleep(0.5)
+    instance.dispose()
 
 
 def _drop_to_vectors(work: Path, inbox: Path, store) -> float:
