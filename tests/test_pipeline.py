@@ -196,3 +196,32 @@ def test_lineage_tags_keep_the_ui_in_sync(instance, store, samples_inbox):
     assert materialize(instance, ["tidal-energy.txt"], [dg.AssetKey("documents")]).success
     assert stale_status("chunks", "tidal-energy.txt") == StaleStatus.STALE
     assert stale_status("chunks", "beekeeping.md") == StaleStatus.FRESH
+
+
+def test_sqlite_event_log_reuses_engines(instance, store, samples_inbox):
+    """The project's dagster.yaml puts the event log where Dagster keeps it, in a storage that
+    creates each shard's engine once; a real run's events land there and read back."""
+    import os
+
+    import dagster as dg
+
+    from ingestion_assets.dagster_compat import SqliteEventLogStorageReusingEngines
+
+    storage = instance.event_log_storage
+    assert isinstance(storage, SqliteEventLogStorageReusingEngines)
+    assert storage._base_dir == os.path.join(os.environ["DAGSTER_HOME"], "history", "runs")
+
+    keys = sample_keys(samples_inbox)[:2]
+    result = materialize(instance, keys)
+    assert result.success
+    index_engine = storage._engine("index")
+    records = instance.fetch_materializations(dg.AssetKey("embeddings"), limit=10).records
+    assert sorted(r.partition_key for r in records) == sorted(keys)
+    assert storage._engine("index") is index_engine, "the index shard's engine is reused"
+    assert os.path.exists(os.path.join(storage._base_dir, f"{result.run_id}.db"))
+
+    for n in range(storage.MAX_ENGINES + 5):
+        with storage.run_connection(f"probe-{n}"):
+            pass
+    assert len(storage._engines) == storage.MAX_ENGINES
+    assert set(statuses(instance, keys)["embeddings"].values()) == {MATERIALIZED}
