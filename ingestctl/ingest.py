@@ -14,8 +14,8 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -
     """Raises SourceUnavailable (exit 2) when the source, or PATH, does not exist or cannot be listed."""
     override, under = _source_root_for(path) if path else (None, None)
     cli = CliContext.from_env(source_dir=override)
-    instance = cli.instance
     scan = cli.source.scan(under)
+    instance = cli.instance
 
     from ingestctl.runs import execute_plans, print_status_table
     from ingestion_assets.planning import plan_work, register_partitions

@@ -79,6 +79,11 @@ class IngestSettings:
         """These settings with some values replaced (no longer bound to their variables)."""
         return replace(self, **values, from_environment=self.from_environment - set(values))
 
+    def literal(self) -> IngestSettings:
+        """These settings with every value inline (no `EnvVar`): resources built from them are
+        ready to use in this process without Dagster initialising them (the CLI)."""
+        return replace(self, from_environment=frozenset())
+
     def env_name(self, field_name: str) -> str:
         return next(f.metadata["env"] for f in fields(self) if f.name == field_name)
 
