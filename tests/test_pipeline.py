@@ -198,7 +198,7 @@ def test_lineage_tags_keep_the_ui_in_sync(instance, store, samples_inbox):
     assert stale_status("chunks", "beekeeping.md") == StaleStatus.FRESH
 
 
-def test_sqlite_event_log_reuses_engines(instance, store, samples_inbox):
+def test_sqlite_event_log_reuses_engines(instance, store, samples_inbox, monkeypatch, tmp_path):
     """The project's dagster.yaml puts the event log where Dagster keeps it, in a storage that
     creates each shard's engine once; a real run's events land there and read back."""
     import os
@@ -210,6 +210,9 @@ def test_sqlite_event_log_reuses_engines(instance, store, samples_inbox):
     storage = instance.event_log_storage
     assert isinstance(storage, SqliteEventLogStorageReusingEngines)
     assert storage._base_dir == os.path.join(os.environ["DAGSTER_HOME"], "history", "runs")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "another-home"))
+    with dg.DagsterInstance.from_config(str(instance.root_directory)) as loaded:
+        assert loaded.event_log_storage._base_dir == storage._base_dir, "located by the instance, not the environment"
 
     keys = sample_keys(samples_inbox)[:2]
     result = materialize(instance, keys)
