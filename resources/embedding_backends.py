@@ -349,6 +349,7 @@ class Encoder:
         self.threads = threads or default_threads()
         self.batch_size = batch_size
         self.streams = 1
+        self._encoding = threading.Lock()
         self.converted_path: Path | None = None
         sbert = self.model_dir / "sentence_bert_config.json"
         sbert_config = json.loads(sbert.read_text()) if sbert.exists() else {}
@@ -387,7 +388,8 @@ class Encoder:
         order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
         batches = [order[start : start + self.batch_size] for start in range(0, total, self.batch_size)]
         if self.backend == "openvino":
-            self._encode_openvino(encodings, batches, out, progress)
+            with self._encoding:  # one infer queue and completion callback per encoder
+                self._encode_openvino(encodings, batches, out, progress)
             return out
         done = 0
         for rows in batches:
