@@ -12,9 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import redis
+from dagster._core.events import DagsterEventType
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from ingestion_assets.definitions import get_ingest_job_celery
 from tests.conftest import REPO
 from tests.services import REDIS_URL, unavailable
 from tests.test_daemon_e2e import wait_for
@@ -77,3 +81,27 @@ def celery_worker_process(name: str, cwd: Path, env: dict[str, str], log_path: P
             os.killpg(worker.pid, signal.SIGKILL)
         if os.environ.get("E2E_SHOW_LOG"):
             print(log_path.read_text()[-20000:])
+
+
+def run_ingestion_on_worker(instance: dg.DagsterInstance, names: list[str], worker: subprocess.Popen) -> None:
+    """One ranged run of `ingest_job_celery` over `names`; its step must run in a process of `worker`."""
+    with dg.execute_job(
+        dg.reconstructable(get_ingest_job_celery),
+        instance=instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: names[0], ASSET_PARTITION_RANGE_END_TAG: names[-1]},
+    ) as result:
+        assert result.success
+        run_id = result.run_id
+
+    records = instance.get_records_for_run(run_id).records
+    step_pid = next(
+        r.event_log_entry.dagster_event.pid
+        for r in records
+        if r.event_log_entry.dagster_event_type == DagsterEventType.STEP_START
+    )
+    assert step_pid != os.getpid()
+    assert os.getpgid(step_pid) == worker.pid, "the step ran in a process of the Celery worker"
+    messages = [r.event_log_entry.message or "" for r in records]
+    assert [m for m in messages if "in celery worker" in m] == [
+        "[CeleryExecutor] Executing steps ingest_documents in celery worker"
+    ]
