@@ -200,7 +200,7 @@ def test_lineage_tags_keep_the_ui_in_sync(instance, store, samples_inbox):
 
 def test_sqlite_event_log_reuses_engines(instance, store, samples_inbox, monkeypatch, tmp_path):
     """The project's dagster.yaml puts the event log where Dagster keeps it, in a storage that
-    creates each shard's engine once; a real run's events land there and read back."""
+    keeps each shard's engine and connection; a real run's events land there and read back."""
     import os
 
     import dagster as dg
@@ -221,6 +221,7 @@ def test_sqlite_event_log_reuses_engines(instance, store, samples_inbox, monkeyp
     records = instance.fetch_materializations(dg.AssetKey("embeddings"), limit=10).records
     assert sorted(r.partition_key for r in records) == sorted(keys)
     assert storage._engine("index") is index_engine, "the index shard's engine is reused"
+    assert index_engine.pool.checkedin() == 1, "and its one connection is kept open"
     assert os.path.exists(os.path.join(storage._base_dir, f"{result.run_id}.db"))
 
     for n in range(storage.MAX_ENGINES + 5):
@@ -228,3 +229,41 @@ def test_sqlite_event_log_reuses_engines(instance, store, samples_inbox, monkeyp
             pass
     assert len(storage._engines) == storage.MAX_ENGINES
     assert set(statuses(instance, keys)["embeddings"].values()) == {MATERIALIZED}
+
+
+def test_run_log_watchers_wake_on_kept_connection_writes(instance, monkeypatch):
+    """The UI's live run view watches the run's shard; with the writer's connection kept open,
+    events reach only the write-ahead log until a checkpoint, and the watcher still sees each,
+    without waking itself up by reading."""
+    import logging
+    import os
+    import queue
+    import time
+
+    import dagster as dg
+    from dagster._core.events.log import EventLogEntry
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorageWatchdog
+
+    wakeups = Counter()
+    process_log = SqliteEventLogStorageWatchdog._process_log
+
+    def counted(watchdog):
+        wakeups["n"] += 1
+        return process_log(watchdog)
+
+    monkeypatch.setattr(SqliteEventLogStorageWatchdog, "_process_log", counted)
+    run_id = "watched-run"
+    seen: queue.Queue[str] = queue.Queue()
+    instance.event_log_storage.watch(run_id, None, lambda entry, _cursor: seen.put(entry.user_message))
+    with dg.DagsterInstance.from_config(str(instance.root_directory)) as writer:
+        for message in [f"event {n}" for n in range(10)]:
+            entry = EventLogEntry(
+                error_info=None, level=logging.INFO, user_message=message, run_id=run_id, timestamp=time.time()
+            )
+            writer.event_log_storage.store_event(entry)
+            assert seen.get(timeout=10) == message
+        assert os.path.getsize(writer.event_log_storage.path_for_shard(run_id) + "-wal") > 0, "written to the WAL"
+        time.sleep(0.5)
+        settled = wakeups["n"]
+        time.sleep(1.5)
+        assert wakeups["n"] == settled, "reading the shard does not wake its watcher"
