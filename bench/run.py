@@ -397,9 +397,11 @@ def main(argv: list[str] | None = None) -> int:
         results["edit"] = {**median_report(edits), "startup_s": results["startup_s"]}
         print(f"edit: {results['edit']}", flush=True)
     if "backends" in only:
+        from resources.embedding_backends import available
+
         results["backends"] = {}
         for backend in BACKENDS:
-            if not _installed(backend):
+            if not available(backend):
                 continue
             b_home, b_db = _home(work / f"home-{backend}"), work / f"db-{backend}"
             since = datetime.now(UTC)
@@ -419,15 +421,6 @@ def main(argv: list[str] | None = None) -> int:
     print_table(results)
     print(f"\nJSON: {args.out}")
     return 0
-
-
-def _installed(backend: str) -> bool:
-    import importlib.util
-
-    from resources.embedding_backends import installed
-
-    converter = {"onnx": "onnx"}.get(backend)
-    return installed(backend) and (converter is None or importlib.util.find_spec(converter) is not None)
 
 
 def ratios(r: dict) -> dict:

@@ -73,6 +73,12 @@ def installed(backend: str) -> bool:
     return all(importlib.util.find_spec(name) is not None for name in names[backend])
 
 
+def available(backend: str) -> bool:
+    """Whether `backend` can run here from an empty model cache: its runtime installed and, for
+    onnx, the `onnx` package that converts the model."""
+    return installed(backend) and (backend != "onnx" or importlib.util.find_spec("onnx") is not None)
+
+
 def default_threads() -> int:
     return len(os.sched_getaffinity(0))
 
@@ -126,7 +132,7 @@ def select_backend(
         return _torch_selection(precision, f"model not supported by openvino/onnx ({'; '.join(unsupported)})")
     if installed("openvino"):
         return _fast_selection("openvino", precision, "auto: openvino installed")
-    if installed("onnx") and importlib.util.find_spec("onnx") is not None:
+    if available("onnx"):
         return _fast_selection("onnx", precision, "auto: openvino not installed; onnxruntime and onnx are")
     return _torch_selection(precision, "auto: openvino not installed (nor onnxruntime + onnx)")
 
