@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# Dagster writes a new run's planned events (one per partition and asset) in batches of this size.
+export DAGSTER_EVENT_BATCH_SIZE ?= 1000
 
 .PHONY: install demo test ui bench crash clean
 

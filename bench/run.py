@@ -152,6 +152,7 @@ def daemon_run(corpus: Path, work: Path, docs: int) -> dict:
     home, db, inbox = _home(work / "daemon-home"), work / "daemon-db", work / "daemon-inbox"
     inbox.mkdir()
     env = _env(home, db, inbox, INGEST_SENSOR_INTERVAL_S="5", INGEST_DEBOUNCE_S="1")
+    env.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")  # as `make ui` exports it
     daemon_bin = str(Path(PY).with_name("dagster-daemon"))
     with open(work / "daemon.log", "w") as log:
         daemon = subprocess.Popen(

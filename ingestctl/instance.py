@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from resources.lancedb_store import LanceDBStore
 
 DEFAULT_HOME = ".dagster_home"
+EVENT_BATCH_SIZE = "1000"
 
 
 def ensure_dagster_home() -> Path:
@@ -39,7 +40,11 @@ def ensure_dagster_home() -> Path:
 
 
 def get_instance() -> dg.DagsterInstance:
+    """The instance; a run created here writes its planned events (one per document and phase)
+    in one batch unless `DAGSTER_EVENT_BATCH_SIZE` says otherwise (`make` exports the same for
+    `dagster dev`)."""
     ensure_dagster_home()
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
     return dg.DagsterInstance.get()
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -34,6 +34,7 @@ from dagster._core.definitions.data_version import (
 )
 from dagster._core.definitions.metadata import TableMetadataSet
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition as AssetJob
+from dagster._core.events import ASSET_EVENTS
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
@@ -175,6 +176,21 @@ class SqliteEventLogStorageReusingEngines(SqliteEventLogStorage):
                 wrote = sqlite.total_changes != changes
             if wrote and shard != INDEX_SHARD_NAME:
                 os.utime(self.path_for_shard(shard))
+
+    def store_event_batch(self, events: Sequence[Any]) -> None:
+        """Asset events of one run (the planned events Dagster writes when it creates a run) in
+        one transaction per database; anything else one event at a time, as Dagster does."""
+        run_ids = {event.run_id for event in events}
+        if len(run_ids) != 1 or not all(event.dagster_event_type in ASSET_EVENTS for event in events):
+            super().store_event_batch(events)
+            return
+        with self.run_connection(run_ids.pop()) as conn:
+            conn.execute(self.prepare_insert_event_batch(events))
+        with self.index_transaction() as conn:
+            for event in events:
+                event_id = conn.execute(self.prepare_insert_event(event)).inserted_primary_key[0]
+                self._store_asset_event_tags(conn, [event], [event_id])
+                self._store_asset_event(conn, event, event_id)
 
     def wipe(self) -> None:
         self._close_engines()

@@ -231,6 +231,50 @@ def test_sqlite_event_log_reuses_engines(instance, store, samples_inbox, monkeyp
     assert set(statuses(instance, keys)["embeddings"].values()) == {MATERIALIZED}
 
 
+def test_planned_events_are_written_in_one_batch(instance, store, samples_inbox, monkeypatch):
+    """With DAGSTER_EVENT_BATCH_SIZE set (as make and ingestctl do), creating a ranged run hands
+    its planned events to the event log as one batch; each is still stored and indexed, so the
+    run's partitions show as planned and their failures as failed."""
+    import dagster as dg
+    import sqlalchemy
+
+    from ingestion_assets.dagster_compat import SqliteEventLogStorageReusingEngines
+
+    batches: list[list[str]] = []
+    commits: list[int] = []
+    store_event_batch = SqliteEventLogStorageReusingEngines.store_event_batch
+
+    def count_commit(_connection):
+        commits[-1] += 1
+
+    def recorded(storage, events):
+        batches.append([event.dagster_event_type for event in events])
+        commits.append(0)
+        sqlalchemy.event.listen(sqlalchemy.engine.Engine, "commit", count_commit)
+        try:
+            return store_event_batch(storage, events)
+        finally:
+            sqlalchemy.event.remove(sqlalchemy.engine.Engine, "commit", count_commit)
+
+    monkeypatch.setattr(SqliteEventLogStorageReusingEngines, "store_event_batch", recorded)
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
+    keys = sample_keys(samples_inbox)[:3]
+    result = materialize(instance, keys)
+    assert result.success
+    assert batches == [[dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED] * 3 * len(keys)]
+    assert len(commits) == 1 and commits[0] <= 4 < 2 * 3 * len(keys), (
+        f"{commits}: one transaction on the run's database (after creating it) and one on the index, not two per event"
+    )
+    in_run = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+    assert sorted(r.dagster_event.partition for r in in_run) == sorted(keys * 3)
+    for key in ("documents", "chunks", "embeddings"):
+        indexed = instance.get_event_records(
+            dg.EventRecordsFilter(dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, asset_key=dg.AssetKey(key))
+        )
+        assert sorted(r.partition_key for r in indexed) == sorted(keys), key
+    assert set(statuses(instance, keys)["embeddings"].values()) == {MATERIALIZED}
+
+
 def test_run_log_watchers_wake_on_kept_connection_writes(instance, monkeypatch):
     """The UI's live run view watches the run's shard; with the writer's connection kept open,
     events reach only the write-ahead log until a checkpoint, and the watcher still sees each,
