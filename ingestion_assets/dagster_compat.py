@@ -8,7 +8,8 @@
 - `AssetJob` names the type `define_asset_job` returns.
 - `SqliteEventLogStorageReusingEngines`, the event log of the default (SQLite) instance in
   `dagster.yaml`: Dagster's own SQLite event log, except that each shard keeps its SQLAlchemy
-  engine and one open connection instead of a new one per event.
+  engine and one open connection instead of a new one per event, and a batch of one run's asset
+  events (a new run's planned events) is written in one transaction per database.
 
 `tests/test_pipeline.py::test_lineage_tags_keep_the_ui_in_sync`,
 `tests/test_pipeline.py::test_sqlite_event_log_reuses_engines` and
