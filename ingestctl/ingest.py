@@ -18,7 +18,8 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -
     instance = cli.instance
 
     from ingestctl.runs import execute_plans, print_status_table
-    from ingestion_assets.planning import plan_work, register_partitions
+    from ingestion_assets.planning import plan_work
+    from ingestion_assets.records import register_partitions
     from ingestion_assets.run_health import fail_dead_runs
     from ingestion_assets.status import document_statuses
 
@@ -34,6 +35,7 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -
     if dead:
         print(f"marked {len(dead)} run(s) whose worker died as failed: {', '.join(dead)}")
     added = register_partitions(instance, keys)
+    stored = cli.store.stored_versions()
     work = plan_work(
         instance,
         scan.files,
@@ -41,12 +43,15 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -
         cli.versions,
         max_docs_per_run or cli.settings.max_docs_per_run,
         source=cli.source,
+        stored=stored,
     )
     print(f"{len(added)} new partition(s); {len(work.needed)} document(s) to process in {len(work.runs)} run(s)")
 
     started = time.perf_counter()
     execute_plans(instance, work.runs, log_level, "ingestctl", cli.run_config)
-    statuses = document_statuses(instance, keys, cli.store, cli.versions, materialization_times=False)
+    statuses = document_statuses(
+        instance, keys, cli.store, cli.versions, materialization_times=False, stored=None if work.runs else stored
+    )
     print_status_table(statuses)
     failed = [s for s in statuses if not s.ok]
     print(
@@ -62,7 +67,8 @@ def run_retry(doc_ids: list[str], failed_only: bool, log_level: str) -> int:
     instance = cli.instance
     from ingestctl.runs import execute_plans, print_status_table
     from ingestion_assets.keys import PHASE_KEYS
-    from ingestion_assets.planning import failed_documents, plan_runs, plan_work, registered_partitions
+    from ingestion_assets.planning import plan_runs, plan_work
+    from ingestion_assets.records import failed_documents, registered_partitions
     from ingestion_assets.run_health import fail_dead_runs
     from ingestion_assets.status import document_statuses
 

@@ -86,4 +86,4 @@ class CliContext:
     def versions(self) -> PhaseVersions:
         from ingestion_assets.phase_versions import PhaseVersions
 
-        return PhaseVersions.of(self.embedder)
+        return PhaseVersions.of(self.settings.literal().chunker_config(), self.embedder)

@@ -14,7 +14,7 @@ def run_status(doc_ids: list[str], as_json: bool, failed_only: bool) -> int:
     cli = CliContext.from_env()
     instance = cli.instance
     from ingestctl.runs import print_status_table
-    from ingestion_assets.planning import registered_partitions
+    from ingestion_assets.records import registered_partitions
     from ingestion_assets.status import document_statuses, summarize
 
     keys = list(doc_ids) or registered_partitions(instance)

@@ -6,14 +6,15 @@ then raises `Failure` naming the documents that did not, so every partition of e
 its own status: a bad document never fails the others of its batch.
 """
 
-import hashlib
 from collections.abc import Iterator
+from functools import partial
 
 import dagster as dg
 import pyarrow as pa
 
+from ingestion_assets.batch import BatchIngestion, PhaseResult
+from ingestion_assets.chunking import TokenChunker
 from ingestion_assets.dagster_compat import TableMetadataSet, latest_materialization_ids, lineage_tags
-from ingestion_assets.embedding_pipeline import EmbeddingPipeline
 from ingestion_assets.keys import (
     CHUNKS_KEY,
     DOCUMENTS_KEY,
@@ -24,11 +25,14 @@ from ingestion_assets.keys import (
     UPSTREAM,
     documents_partitions,
 )
+from ingestion_assets.parsing import ParseLimits
 from ingestion_assets.phase_versions import PhaseVersions
-from ingestion_assets.phases import Batch, ChunkPhase, PhaseResult, embed_phase, parse_phase
+from resources.chunker_config import ChunkerConfig
 from resources.document_source import DocumentSource
 from resources.embedding_model import EmbeddingModel
-from resources.lancedb_store import CHUNKS_SCHEMA, DOCUMENTS_SCHEMA, LanceDBStore, embeddings_schema
+from resources.lancedb_store import LanceDBStore
+from resources.parser_config import ParserConfig
+from resources.tables import ChunkRow, DocumentRow, EmbeddingRow
 
 MAX_LISTED_FAILURES = 50
 
@@ -61,9 +65,9 @@ PHASE_KINDS = {
 
 def _phase_specs(versions: PhaseVersions, dimensions: int) -> list[dg.AssetSpec]:
     schemas = {
-        DOCUMENTS_KEY: DOCUMENTS_SCHEMA,
-        CHUNKS_KEY: CHUNKS_SCHEMA,
-        EMBEDDINGS_KEY: embeddings_schema(dimensions),
+        DOCUMENTS_KEY: DocumentRow.schema(),
+        CHUNKS_KEY: ChunkRow.schema(),
+        EMBEDDINGS_KEY: EmbeddingRow.schema(dimensions),
     }
     return [
         dg.AssetSpec(
@@ -94,31 +98,25 @@ def build_ingest_documents(versions: PhaseVersions, dimensions: int, max_docs_pe
     def ingest_documents(
         context: dg.AssetExecutionContext,
         source: DocumentSource,
+        parser: ParserConfig,
+        chunker: ChunkerConfig,
         lancedb: LanceDBStore,
         embedder: EmbeddingModel,
     ):
-        batch = Batch(doc_ids=list(context.partition_keys))
-        selected = context.selected_asset_keys
-        phases = sorted(k.to_user_string() for k in selected)
-        context.log.info(f"ingesting {len(batch.doc_ids)} document(s): phases {phases}")
-        run_versions = PhaseVersions.of(embedder)
-
-        pipeline = EmbeddingPipeline(lancedb, embedder, context.log.info) if EMBEDDINGS_KEY in selected else None
-        chunking = None
-        if CHUNKS_KEY in selected:
-            chunking = ChunkPhase(batch, embedder, run_versions.chunker, then=pipeline.submit if pipeline else None)
-        if DOCUMENTS_KEY in selected:
-            parsed = parse_phase(batch, source, lancedb, on_parsed=chunking.add if chunking else None)
-            yield from _report(context, run_versions, DOCUMENTS_KEY, batch, parsed)
-        if chunking is not None:
-            yield from _report(context, run_versions, CHUNKS_KEY, batch, chunking.commit(lancedb))
-        if pipeline is not None:
-            if batch.remaining:
-                embedded = embed_phase(batch, lancedb, embedder, pipeline)
-                embedded.batch_metadata["full_text_index"] = lancedb.refresh_text_index()
-                yield from _report(context, run_versions, EMBEDDINGS_KEY, batch, embedded)
-            else:
-                pipeline.finish()
+        phases = sorted(k.to_user_string() for k in context.selected_asset_keys)
+        context.log.info(f"ingesting {len(context.partition_keys)} document(s): phases {phases}")
+        batch = BatchIngestion(
+            context.partition_keys,
+            source=source,
+            limits=ParseLimits.of(parser.resolved(source)),
+            make_chunker=partial(TokenChunker.configured, chunker, embedder),
+            store=lancedb,
+            embedder=embedder,
+            log=context.log.info,
+        )
+        run_versions = PhaseVersions.of(chunker, embedder)
+        for result in batch.run(phases):
+            yield from _materializations(context, run_versions, batch, result)
 
         if batch.failures:
             yield from _failure_observations(batch)
@@ -134,28 +132,20 @@ def build_ingest_documents(versions: PhaseVersions, dimensions: int, max_docs_pe
     return ingest_documents
 
 
-def _failure_observations(batch: Batch) -> Iterator[dg.AssetObservation]:
+def _failure_observations(batch: BatchIngestion) -> Iterator[dg.AssetObservation]:
     for failure in batch.failures.values():
         yield dg.AssetObservation(
             asset_key=failure.phase,
             partition=failure.doc_id,
-            metadata={"error": failure.reason, "phase": failure.phase, **batch.fingerprints.get(failure.doc_id, {})},
+            metadata={"error": failure.reason, "phase": failure.phase, **batch.file_metadata.get(failure.doc_id, {})},
         )
 
 
-def _data_version(key: dg.AssetKey, versions: PhaseVersions, batch: Batch, doc_id: str) -> str:
-    """What a phase produced for a document: content hash, chunk ids, or chunk ids and model."""
-    if key == DOCUMENTS_KEY:
-        return batch.fingerprints[doc_id]["content_hash"][:24]
-    ids = "\n".join(c.chunk_id for c in batch.chunks.get(doc_id, []))
-    salt = versions.model if key == EMBEDDINGS_KEY else ""
-    return hashlib.sha256(f"{salt}\n{ids}".encode()).hexdigest()[:24]
-
-
-def _report(
-    context: dg.AssetExecutionContext, versions: PhaseVersions, key: dg.AssetKey, batch: Batch, result: PhaseResult
+def _materializations(
+    context: dg.AssetExecutionContext, versions: PhaseVersions, batch: BatchIngestion, result: PhaseResult
 ) -> Iterator[dg.AssetMaterialization]:
     """One materialization per document that completed the phase, tagged with its lineage."""
+    key = dg.AssetKey(result.phase)
     documents = [d for d in batch.doc_ids if d in result.metadata]
     upstream = UPSTREAM.get(key)
     pointers = latest_materialization_ids(context.instance, upstream, documents) if upstream and documents else {}
@@ -174,9 +164,9 @@ def _report(
             context.log.warning(f"{doc_id!r} ({key.to_user_string()}): " + "; ".join(warnings))
         tags = lineage_tags(
             code_version,
-            _data_version(key, versions, batch, doc_id),
+            batch.data_version(result.phase, doc_id),
             upstream,
-            _data_version(upstream, versions, batch, doc_id) if upstream else None,
+            batch.data_version(upstream.to_user_string(), doc_id) if upstream else None,
             pointers.get(doc_id),
         )
         yield dg.AssetMaterialization(
@@ -191,9 +181,9 @@ def _report(
             },
             tags=tags,
         )
-    failed_here = sum(1 for f in batch.failures.values() if f.phase == key.to_user_string())
+    failed_here = sum(1 for f in batch.failures.values() if f.phase == result.phase)
     context.log.info(
-        f"{key.to_user_string()}: {len(documents)} done, {failed_here} failed, {result.seconds:.1f} s"
+        f"{result.phase}: {len(documents)} done, {failed_here} failed, {result.seconds:.1f} s"
         + (f", {result.batch_metadata}" if result.batch_metadata else "")
         + (f", commit {write_metadata}" if write_metadata else "")
     )

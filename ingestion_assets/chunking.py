@@ -13,50 +13,22 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
+
+from resources.tables import ChunkRow, text_hash
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from tokenizers import Tokenizer
 
+    from resources.chunker_config import ChunkerConfig
+    from resources.embedding_model import EmbeddingModel
+
 SPLITTER_VERSION = "sections-3"
 PATH_SEPARATOR = " › "
 HEADER_END = "\n\n"
-
-
-@dataclass(frozen=True)
-class Chunk:
-    chunk_id: str
-    seq: int
-    text: str
-    text_hash: str
-    page_start: int
-    page_end: int
-    char_start: int
-    char_end: int
-    token_count: int
-    section: str = ""
-    """Section path of the chunk, headings joined by " › " ("3 Options › 3.2 Rounding"); "" before any heading."""
-    context: str = ""
-    """Header to embed in front of `text` ("title › section path\\n\\n"); `context + text` fits the budget."""
-
-    @property
-    def embedded_text(self) -> str:
-        """What to embed: `context + text` (never over `chunk_tokens`)."""
-        return self.context + self.text
-
-    @property
-    def embedding_hash(self) -> str:
-        """sha256 of `embedded_text`, the key for a vector cache: the same text under another
-        heading or in another document embeds differently. Equals `text_hash` without context."""
-        return text_hash(self.context + self.text) if self.context else self.text_hash
-
-
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def chunk_id_for(doc_id: str, seq: int, text: str) -> str:
@@ -69,15 +41,10 @@ def chunker_version(tokenizer_id: str, chunk_tokens: int, overlap_tokens: int) -
     return f"{SPLITTER_VERSION}:{tokenizer_id}:{chunk_tokens}/{overlap_tokens}"
 
 
-def tokenizer_fingerprint(model_dir: Path) -> str:
-    """Identifies the tokenizer (and length limit) chunks were sized with, independent of the
-    model's weights: a new model with the same tokenizer does not make chunks stale."""
-    digest = hashlib.sha256()
-    for name in ("tokenizer.json", "sentence_bert_config.json"):
-        path = model_dir / name
-        if path.exists():
-            digest.update(path.read_bytes())
-    return "tok-" + digest.hexdigest()[:12]
+def configured_chunker_version(config: ChunkerConfig, embedder: EmbeddingModel) -> str:
+    """The version of the chunks the configured `chunker` cuts with the `embedder`'s tokenizer."""
+    config = config.resolved(embedder)
+    return chunker_version(embedder.tokenizer_id, config.chunk_tokens, config.chunk_overlap)
 
 
 class TokenChunker:
@@ -95,6 +62,7 @@ class TokenChunker:
         chunk_tokens: int,
         overlap_tokens: int,
         max_seq_length: int,
+        version: str = "",
         max_header_tokens: int = 40,
         min_section_tokens: int = 8,
         min_preamble_tokens: int = 32,
@@ -107,6 +75,7 @@ class TokenChunker:
         if not 0 <= overlap_tokens < chunk_tokens:
             raise ValueError(f"chunk overlap {overlap_tokens} must be >= 0 and below the chunk size {chunk_tokens}")
         self.tokenizer = tokenizer
+        self.version = version
         self.chunk_tokens = chunk_tokens
         self.overlap_tokens = overlap_tokens
         self.special_tokens = len(tokenizer.encode("").ids)
@@ -117,6 +86,18 @@ class TokenChunker:
         self._splitters: dict[int, object] = {}
         self._content_tokens: dict[str, int] = {}
         self.splitter = self._splitter(self.budget)
+
+    @classmethod
+    def configured(cls, config: ChunkerConfig, embedder: EmbeddingModel) -> TokenChunker:
+        """The chunker of the `chunker` resource, counting in the `embedder`'s tokenizer."""
+        sizes = config.resolved(embedder)
+        return cls(
+            embedder.tokenizer(),
+            sizes.chunk_tokens,
+            sizes.chunk_overlap,
+            embedder.max_seq_length,
+            version=configured_chunker_version(config, embedder),
+        )
 
     def _splitter(self, budget: int):
         if budget not in self._splitters:
@@ -145,10 +126,6 @@ class TokenChunker:
             count = self._content_tokens[text] = len(self.tokenizer.encode(text, add_special_tokens=False).ids)
         return count
 
-    def embedding_text(self, chunk: Chunk) -> str:
-        """What to embed for a chunk: its context header and its text (within `chunk_tokens`)."""
-        return getattr(chunk, "context", "") + chunk.text
-
     def split(
         self,
         doc_id: str,
@@ -156,7 +133,7 @@ class TokenChunker:
         page_offsets: list[int],
         sections: Sequence[tuple[int, int, str]] | None = None,
         title: str | None = None,
-    ) -> list[Chunk]:
+    ) -> list[ChunkRow]:
         """Chunks of `text`, section by section.
 
         `sections` are (char_start, level, title) headings positioned in `text` (the parser's
@@ -172,7 +149,7 @@ class TokenChunker:
         if title is None:
             top = min((s[1] for s in sections), default=0)
             title = next((s[2] for s in sections if s[1] == top), "") or PurePosixPath(doc_id).stem
-        chunks: list[Chunk] = []
+        chunks: list[ChunkRow] = []
         self._content_tokens.clear()
         for start, end, path in self._segments(text, sections, title):
             context, header_tokens = self._header(title, path)
@@ -189,8 +166,9 @@ class TokenChunker:
                     seq = len(chunks)
                     part_end = part_start + len(part)
                     chunks.append(
-                        Chunk(
+                        ChunkRow(
                             chunk_id=chunk_id_for(doc_id, seq, part),
+                            doc_id=doc_id,
                             seq=seq,
                             text=part,
                             text_hash=text_hash(part),
@@ -199,6 +177,7 @@ class TokenChunker:
                             char_start=part_start,
                             char_end=part_end,
                             token_count=tokens,
+                            chunker=self.version,
                             section=path,
                             context=self._fit(context, part),
                         )

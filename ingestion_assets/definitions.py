@@ -26,7 +26,7 @@ def build_definitions(settings: IngestSettings) -> dg.Definitions:
     """Everything Dagster knows, configured by `settings`; code versions come from the configured resources."""
     resources = settings.resources()
     embedder = resources["embedder"].process_config_and_initialize()
-    versions = PhaseVersions.of(embedder)
+    versions = PhaseVersions.of(resources["chunker"].process_config_and_initialize(), embedder)
     jobs = build_jobs(settings)
     running = settings.automation_running
     return dg.Definitions(

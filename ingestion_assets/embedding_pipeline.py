@@ -8,12 +8,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ingestion_assets.chunking import Chunk
-from resources.lancedb_store import EMBEDDINGS
-
 if TYPE_CHECKING:
     from resources.embedding_model import EmbeddingModel
     from resources.lancedb_store import LanceDBStore
+    from resources.tables import ChunkRow
 
 REPORT_EVERY_S = 30.0
 REPORT_EVERY_FRACTION = 0.1
@@ -39,7 +37,7 @@ class EmbeddingPipeline:
         self.backend = ""
         self.precision = ""
         self.backend_reason = ""
-        self._inbox: queue.Queue[list[Chunk] | None] = queue.Queue()
+        self._inbox: queue.Queue[list[ChunkRow] | None] = queue.Queue()
         self._messages: queue.Queue[str] = queue.Queue()
         self._error: BaseException | None = None
         self._started = time.perf_counter()
@@ -51,7 +49,7 @@ class EmbeddingPipeline:
         self._thread = threading.Thread(target=self._work, name="embedding-pipeline", daemon=True)
         self._thread.start()
 
-    def submit(self, chunks: list[Chunk]) -> None:
+    def submit(self, chunks: list[ChunkRow]) -> None:
         """Queue a document's chunks. While the model loads, the caller waits instead of competing
         with it for the cores: the load delays every vector, parsing the next document does not."""
         if chunks:
@@ -107,7 +105,7 @@ class EmbeddingPipeline:
     def _embed(self, pending: dict[str, str]) -> None:
         if not pending:
             return
-        self.vectors.update(cached_vectors(self.store, self.model.model_id, set(pending)))
+        self.vectors.update(self.store.cached_vectors(self.model.model_id, pending))
         todo = [(h, text) for h, text in pending.items() if h not in self.vectors]
         if not todo:
             return
@@ -144,17 +142,3 @@ class EmbeddingPipeline:
             f"embedding: {done} of {self._queued} chunk(s) queued so far, {rate:.1f} chunks/s, ~{left:.0f} s left"
         )
 
-
-def cached_vectors(store: LanceDBStore, model_id: str, hashes: set[str]) -> dict[str, Any]:
-    """Vectors already stored for these embedded texts (context header + chunk) by this model."""
-    if not hashes:
-        return {}
-    from lancedb.expr import col
-
-    where = col("text_hash").isin(sorted(hashes)) & (col("model") == model_id)
-    rows = store.read(EMBEDDINGS, ["text_hash", "vector"], where)
-    if rows.num_rows == 0:
-        return {}
-    return dict(
-        zip(rows.column("text_hash").to_pylist(), rows.column("vector").to_numpy(zero_copy_only=False), strict=True)
-    )

@@ -27,9 +27,15 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from importlib.metadata import version
 from pathlib import PurePosixPath
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from resources.document_source import HTML_SUFFIXES, PYMUPDF_SUFFIXES, TEXT_SUFFIXES
+from resources.tables import DocumentRow
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from resources.parser_config import ParserConfig
 
 PARSER_VERSION = f"parse-2+pymupdf-{version('pymupdf')}"
 PAGE_SEPARATOR = "\n\n"
@@ -65,6 +71,39 @@ class ParsedDocument:
     def page_count(self) -> int:
         return len(self.page_offsets)
 
+    @classmethod
+    def from_row(cls, row: DocumentRow) -> ParsedDocument:
+        """A stored parse, as the parser returned it (headings are read again from the text's `#` lines)."""
+        return cls(
+            row.format,
+            row.text or "",
+            list(row.page_offsets or [0]),
+            list(row.warnings or []),
+            title=row.title or "",
+            ocr_pages=row.ocr_pages or 0,
+        )
+
+    def row(
+        self, doc_id: str, source_uri: str, content_hash: str, size_bytes: int, mtime: datetime, ingested_at: datetime
+    ) -> DocumentRow:
+        """The `documents` row of this parse of the file `doc_id`."""
+        return DocumentRow(
+            doc_id=doc_id,
+            source_uri=source_uri,
+            content_hash=content_hash,
+            size_bytes=size_bytes,
+            mtime=mtime,
+            format=self.format,
+            page_count=self.page_count,
+            text=self.text,
+            page_offsets=self.page_offsets,
+            parser_version=PARSER_VERSION,
+            ingested_at=ingested_at,
+            warnings=self.warnings,
+            title=self.title,
+            ocr_pages=self.ocr_pages,
+        )
+
 
 def document_format(key: str) -> str:
     return PurePosixPath(key).suffix.lower().lstrip(".") or "unknown"
@@ -81,6 +120,10 @@ class ParseLimits:
     ocr_language: str = "eng"
     """Tesseract language(s), e.g. "eng" or "deu+eng"."""
     ocr_dpi: int = 300
+
+    @classmethod
+    def of(cls, config: ParserConfig) -> ParseLimits:
+        return cls(max_pages=config.max_pages, max_seconds=config.max_parse_seconds, ocr=config.ocr)
 
 
 def parse_bytes(key: str, data: bytes, limits: ParseLimits = ParseLimits()) -> ParsedDocument:

@@ -1,4 +1,4 @@
-"""What each phase's output depends on (parser, chunker, model): code versions and staleness."""
+"""What each phase's output depends on (parser, chunker, model): code versions, and which stored rows are stale."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ingestion_assets.keys import CHUNKS_KEY, DOCUMENTS_KEY, EMBEDDINGS_KEY
+from resources.tables import CHUNKS, DOCUMENTS, EMBEDDINGS
 
 if TYPE_CHECKING:
     import dagster as dg
 
+    from resources.chunker_config import ChunkerConfig
     from resources.embedding_model import EmbeddingModel
+    from resources.lancedb_store import StoredVersions
 
 
 @dataclass(frozen=True)
@@ -22,12 +25,25 @@ class PhaseVersions:
     model: str
 
     @classmethod
-    def of(cls, embedder: EmbeddingModel) -> PhaseVersions:
-        """The versions the configured embedding resource produces (tokenizer files are read here)."""
+    def of(cls, chunker: ChunkerConfig, embedder: EmbeddingModel) -> PhaseVersions:
+        """The versions the configured resources produce (tokenizer files are read here)."""
+        from ingestion_assets.chunking import configured_chunker_version
         from ingestion_assets.parsing import PARSER_VERSION
 
-        return cls(PARSER_VERSION, embedder.chunker_version, embedder.model_id)
+        return cls(PARSER_VERSION, configured_chunker_version(chunker, embedder), embedder.model_id)
 
     @property
     def code_versions(self) -> dict[dg.AssetKey, str]:
         return {DOCUMENTS_KEY: self.parser, CHUNKS_KEY: self.chunker, EMBEDDINGS_KEY: f"embed-1:{self.model}"}
+
+    def stale_tables(self, stored: StoredVersions, doc_id: str) -> set[str]:
+        """The tables whose stored rows of `doc_id` were produced by another parser, chunker or model."""
+        stale = set()
+        fingerprint = stored.fingerprints.get(doc_id)
+        if fingerprint is not None and fingerprint.parser_version != self.parser:
+            stale.add(DOCUMENTS)
+        if stored.chunkers.get(doc_id, {self.chunker}) != {self.chunker}:
+            stale.add(CHUNKS)
+        if stored.models.get(doc_id, {self.model}) != {self.model}:
+            stale.add(EMBEDDINGS)
+        return stale

@@ -11,7 +11,7 @@ import dagster as dg
 from ingestion_assets import verification
 from ingestion_assets.dagster_compat import RANGE_END, RANGE_START
 from ingestion_assets.keys import PHASE_KEYS
-from ingestion_assets.planning import phase_statuses, registered_partitions
+from ingestion_assets.records import phase_statuses, registered_partitions
 from ingestion_assets.status import STATE_NAMES
 from resources.document_source import DocumentSource
 from resources.embedding_model import EmbeddingModel

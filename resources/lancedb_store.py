@@ -7,85 +7,31 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import dagster as dg
 import pyarrow as pa
 
 if TYPE_CHECKING:
     import lancedb
+    import numpy as np
     from lancedb.expr import Expr
 
-DOCUMENTS = "documents"
-CHUNKS = "chunks"
-EMBEDDINGS = "embeddings"
-TABLES = (DOCUMENTS, CHUNKS, EMBEDDINGS)
-
-_TS = pa.timestamp("us", tz="UTC")
-
-PRIMARY_KEY = {b"lance-schema:unenforced-primary-key": b"true"}
-"""Field metadata declaring a (non-nullable) column the table's unenforced primary key. Lance then
-records the keys each `merge_insert` inserts, so of two concurrent commits inserting the same new
-key the later one conflicts and is re-planned instead of duplicating the row (lancedb#3377,
-lance#4585). That is what keeps writers on different machines correct on object storage."""
-
-DOCUMENTS_SCHEMA = pa.schema(
-    [
-        pa.field("doc_id", pa.string(), nullable=False, metadata=PRIMARY_KEY),
-        pa.field("source_uri", pa.string()),
-        pa.field("content_hash", pa.string()),
-        pa.field("size_bytes", pa.int64()),
-        pa.field("mtime", _TS),
-        pa.field("format", pa.string()),
-        pa.field("page_count", pa.int32()),
-        pa.field("text", pa.large_string()),
-        pa.field("page_offsets", pa.list_(pa.int64())),
-        pa.field("parser_version", pa.string()),
-        pa.field("ingested_at", _TS),
-        pa.field("warnings", pa.list_(pa.string())),
-        pa.field("title", pa.string()),
-        pa.field("ocr_pages", pa.int32()),
-    ]
+from resources.tables import (
+    CHUNKS,
+    DOCUMENTS,
+    EMBEDDINGS,
+    PRIMARY_KEY,
+    ROW_KEYS,
+    TABLES,
+    ChunkRow,
+    DocumentRow,
+    Row,
 )
 
-CHUNKS_SCHEMA = pa.schema(
-    [
-        pa.field("chunk_id", pa.string(), nullable=False, metadata=PRIMARY_KEY),
-        pa.field("doc_id", pa.string(), nullable=False),
-        pa.field("seq", pa.int32()),
-        pa.field("text", pa.string()),
-        pa.field("text_hash", pa.string()),
-        pa.field("page_start", pa.int32()),
-        pa.field("page_end", pa.int32()),
-        pa.field("char_start", pa.int64()),
-        pa.field("char_end", pa.int64()),
-        pa.field("token_count", pa.int32()),
-        pa.field("chunker", pa.string()),
-        pa.field("section", pa.string()),
-        pa.field("context", pa.string()),
-    ]
-)
-
-
-def embeddings_schema(dimensions: int) -> pa.Schema:
-    return pa.schema(
-        [
-            pa.field("chunk_id", pa.string(), nullable=False, metadata=PRIMARY_KEY),
-            pa.field("doc_id", pa.string(), nullable=False),
-            pa.field("vector", pa.list_(pa.float32(), dimensions)),
-            pa.field("text", pa.string()),
-            pa.field("text_hash", pa.string()),
-            pa.field("page_start", pa.int32()),
-            pa.field("page_end", pa.int32()),
-            pa.field("model", pa.string()),
-            pa.field("section", pa.string()),
-        ]
-    )
-
-
-ROW_KEYS = {DOCUMENTS: "doc_id", CHUNKS: "chunk_id", EMBEDDINGS: "chunk_id"}
+__all__ = ["CHUNKS", "DOCUMENTS", "EMBEDDINGS", "TABLES", "LanceDBStore", "StoredVersions", "Fingerprint"]
 
 
 def with_primary_key(name: str, schema: pa.Schema) -> pa.Schema:
@@ -104,6 +50,40 @@ def has_primary_key(schema: pa.Schema, name: str) -> bool:
     return metadata.get(b"lance-schema:unenforced-primary-key") == b"true" or (
         b"lance-schema:unenforced-primary-key:position" in metadata
     )
+
+
+class Fingerprint(NamedTuple):
+    """What a stored document was parsed from, and by which parser (the `documents` columns of these names)."""
+
+    size_bytes: int
+    mtime: int
+    """In microseconds since the epoch."""
+    content_hash: str
+    parser_version: str
+
+
+def _fingerprints(docs: pa.Table) -> dict[str, Fingerprint]:
+    if not docs.num_rows:
+        return {}
+    columns = [docs.column(name) for name in Fingerprint._fields]
+    columns[1] = columns[1].cast(pa.int64())
+    values = zip(*(column.to_pylist() for column in columns), strict=True)
+    return dict(zip(docs.column("doc_id").to_pylist(), map(Fingerprint._make, values), strict=True))
+
+
+@dataclass(frozen=True)
+class StoredVersions:
+    """What LanceDB holds per document, read column-wise: the file it was parsed from, the versions
+    that produced its rows, and what status shows (chunk count, ingestion time, warnings)."""
+
+    fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
+    chunkers: dict[str, frozenset[str]] = field(default_factory=dict)
+    models: dict[str, frozenset[str]] = field(default_factory=dict)
+    chunk_counts: dict[str, int] = field(default_factory=dict)
+    ingested_at: dict[str, str] = field(default_factory=dict)
+    """ISO time of the `documents` row."""
+    warnings: dict[str, list[str]] = field(default_factory=dict)
+    """Parser warnings of the documents that have some."""
 
 
 def doc_filter(doc_ids: Iterable[str]) -> Expr:
@@ -262,6 +242,12 @@ class LanceDBStore(dg.ConfigurableResource):
                 deleted[name] = before - table.count_rows()
         return deleted
 
+    def replace_rows(
+        self, row_type: type[Row], rows: list[Row], doc_ids: Iterable[str], dimensions: int | None = None
+    ) -> WriteOutcome | None:
+        """Typed `replace_documents_rows`: `rows` become the complete content of `doc_ids` in their table."""
+        return self.replace_documents_rows(row_type.TABLE, row_type.to_arrow(rows, dimensions), doc_ids)
+
     def read(self, name: str, columns: list[str] | None = None, where: Expr | None = None) -> pa.Table:
         """Rows of a table (all, or those matching `where`); an empty table if it does not exist."""
         table = self.open_table(name)
@@ -274,8 +260,141 @@ class LanceDBStore(dg.ConfigurableResource):
             query = query.select(columns)
         return query.limit(None).to_arrow()
 
-    def read_documents_rows(self, name: str, doc_ids: Iterable[str], columns: list[str] | None = None) -> pa.Table:
-        return self.read(name, columns, doc_filter(doc_ids))
+    def stored_parses(self, content_hashes: Iterable[str], parser_version: str) -> list[DocumentRow]:
+        """Documents whose content has one of these hashes, parsed by this parser version, whatever their name."""
+        hashes = sorted(set(content_hashes))
+        if not hashes:
+            return []
+        from lancedb.expr import col
+
+        where = col("content_hash").isin(hashes) & (col("parser_version") == parser_version)
+        return DocumentRow.from_arrow(self.read(DOCUMENTS, None, where))
+
+    def documents(self, doc_ids: Iterable[str]) -> list[DocumentRow]:
+        return DocumentRow.from_arrow(self.read(DOCUMENTS, None, doc_filter(doc_ids)))
+
+    def chunks_by_document(self, doc_ids: Iterable[str]) -> dict[str, list[ChunkRow]]:
+        """The stored chunks of these documents, in order; a document without chunks is absent."""
+        by_doc: dict[str, list[ChunkRow]] = {}
+        for chunk in ChunkRow.from_arrow(self.read(CHUNKS, None, doc_filter(doc_ids))):
+            by_doc.setdefault(chunk.doc_id, []).append(chunk)
+        return {doc_id: sorted(chunks, key=lambda c: c.seq) for doc_id, chunks in by_doc.items()}
+
+    def document_ids(self, name: str, among: Iterable[str] | None = None) -> set[str]:
+        """The documents with rows in table `name` (all, or those of `among`)."""
+        rows = self.read(name, ["doc_id"], None if among is None else doc_filter(among))
+        return set(rows.column("doc_id").unique().to_pylist()) if rows.num_rows else set()
+
+    def cached_vectors(self, model_id: str, embedding_hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Vectors already stored by this model for these embedded texts (`ChunkRow.embedding_hash`)."""
+        hashes = sorted(set(embedding_hashes))
+        if not hashes:
+            return {}
+        from lancedb.expr import col
+
+        where = col("text_hash").isin(hashes) & (col("model") == model_id)
+        rows = self.read(EMBEDDINGS, ["text_hash", "vector"], where)
+        if rows.num_rows == 0:
+            return {}
+        vectors = rows.column("vector").to_numpy(zero_copy_only=False)
+        return dict(zip(rows.column("text_hash").to_pylist(), vectors, strict=True))
+
+    def fingerprints(self) -> dict[str, Fingerprint]:
+        """Size, mtime, content hash and parser version of every stored document."""
+        return _fingerprints(self.read(DOCUMENTS, ["doc_id", *Fingerprint._fields]))
+
+    def stored_versions(self) -> StoredVersions:
+        """Per document: file fingerprint, the chunkers and models of its rows, chunk count, ingestion
+        time and warnings (one column read per table, fast at 100,000 documents)."""
+        import pyarrow.compute as pc
+
+        docs = self.read(DOCUMENTS, ["doc_id", *Fingerprint._fields, "ingested_at", "warnings"])
+        ingested_at: dict[str, str] = {}
+        warnings: dict[str, list[str]] = {}
+        if docs.num_rows:
+            when = pc.strftime(docs.column("ingested_at"), format="%Y-%m-%dT%H:%M:%S+00:00")
+            ingested_at = dict(zip(docs.column("doc_id").to_pylist(), when.to_pylist(), strict=True))
+            has_warnings = pc.fill_null(pc.greater(pc.list_value_length(docs.column("warnings")), 0), False)
+            with_warnings = docs.filter(has_warnings)
+            warnings = dict(
+                zip(
+                    with_warnings.column("doc_id").to_pylist(),
+                    with_warnings.column("warnings").to_pylist(),
+                    strict=True,
+                )
+            )
+        chunkers, chunk_counts = self._values_by_document(CHUNKS, "chunker")
+        models, _ = self._values_by_document(EMBEDDINGS, "model")
+        return StoredVersions(_fingerprints(docs), chunkers, models, chunk_counts, ingested_at, warnings)
+
+    def _values_by_document(self, name: str, column: str) -> tuple[dict[str, frozenset[str]], dict[str, int]]:
+        """The distinct values of `column` and the row count of each document in table `name`."""
+        rows = self.read(name, ["doc_id", column])
+        if rows.num_rows == 0:
+            return {}, {}
+        grouped = rows.group_by(["doc_id", column]).aggregate([("doc_id", "count")])
+        values: dict[str, set[str]] = {}
+        counts: dict[str, int] = {}
+        for doc_id, value, count in zip(
+            grouped.column("doc_id").to_pylist(),
+            grouped.column(column).to_pylist(),
+            grouped.column("doc_id_count").to_pylist(),
+            strict=True,
+        ):
+            values.setdefault(doc_id, set()).add(value)
+            counts[doc_id] = counts.get(doc_id, 0) + count
+        return {doc_id: frozenset(v) for doc_id, v in values.items()}, counts
+
+    def chunk_keys(self) -> list[tuple[str, str]]:
+        """(chunk_id, doc_id) of every chunk."""
+        rows = self.read(CHUNKS, ["chunk_id", "doc_id"])
+        return list(zip(rows.column("chunk_id").to_pylist(), rows.column("doc_id").to_pylist(), strict=True))
+
+    def vector_keys(self) -> list[tuple[str, str, str]]:
+        """(chunk_id, doc_id, model) of every vector."""
+        rows = self.read(EMBEDDINGS, ["chunk_id", "doc_id", "model"])
+        return list(
+            zip(
+                rows.column("chunk_id").to_pylist(),
+                rows.column("doc_id").to_pylist(),
+                rows.column("model").to_pylist(),
+                strict=True,
+            )
+        )
+
+    def empty_documents(self) -> set[str]:
+        """Documents with no text (scanned PDFs, empty files): their chunks are materialised with zero rows."""
+        rows = self.read(DOCUMENTS, ["doc_id", "text"])
+        if not rows.num_rows:
+            return set()
+        return {r["doc_id"] for r in rows.to_pylist() if not (r["text"] or "").strip()}
+
+    def vector_batches(self, batch_size: int = 8192) -> tuple[int, Iterator[pa.RecordBatch]] | None:
+        """(stored vector size, batches of `doc_id` and `vector`), or None before any embedding."""
+        table = self.open_table(EMBEDDINGS)
+        if table is None:
+            return None
+        reader = table.search().select(["doc_id", "vector"]).limit(None).to_batches(batch_size=batch_size)
+        return table.schema.field("vector").type.list_size, iter(reader)
+
+    def count_rows(self, name: str) -> int:
+        table = self.open_table(name)
+        return 0 if table is None else table.count_rows()
+
+    def search_embeddings(self, vector: Any, k: int, text: str | None = None) -> list[dict[str, Any]]:
+        """The `k` nearest chunks by cosine similarity (`score`), or with `text` by vector and full-text
+        search fused by reciprocal rank (`score` is the RRF score)."""
+        table = self.open_table(EMBEDDINGS)
+        if table is None:
+            return []
+        if text is None:
+            rows = table.search(vector).distance_type("cosine").limit(k).to_list()
+            return [{**row, "score": 1.0 - row["_distance"]} for row in rows]
+        if not any(ix.columns == ["text"] for ix in table.list_indices()):
+            self.refresh_text_index()
+            table = self.open_table(EMBEDDINGS)
+        rows = table.search(query_type="hybrid").vector(vector).text(text).limit(k).to_list()
+        return [{**row, "score": row["_relevance_score"]} for row in rows]
 
     def versions(self) -> dict[str, int]:
         db = self.connect()

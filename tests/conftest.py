@@ -77,7 +77,11 @@ def current_definitions() -> dg.Definitions:
 
 def current_versions() -> PhaseVersions:
     """The parser, chunker and model versions of the resources configured by this test's environment."""
-    return PhaseVersions.of(IngestSettings.from_env().embedding_model().process_config_and_initialize())
+    settings = IngestSettings.from_env()
+    return PhaseVersions.of(
+        settings.chunker_config().process_config_and_initialize(),
+        settings.embedding_model().process_config_and_initialize(),
+    )
 
 
 def sample_keys(folder: Path) -> list[str]:
@@ -94,7 +98,7 @@ def materialize(
     """Register `keys` and materialise them in ONE ranged run, as ingestctl and the sensor do."""
     from ingestion_assets.dagster_compat import range_tags
     from ingestion_assets.definitions import get_ingest_job
-    from ingestion_assets.planning import register_partitions
+    from ingestion_assets.records import register_partitions
 
     register_partitions(instance, keys)
     order = instance.get_dynamic_partitions(documents_partitions.name)

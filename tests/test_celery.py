@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ingestion_assets.planning import register_partitions
+from ingestion_assets.records import register_partitions
 from tests.celery_worker import celery_worker_process, run_ingestion_on_worker
 from tests.conftest import REPO, SAMPLES, statuses
 from tests.test_postgres import assert_rows_exactly_once

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ingestion_assets.planning import register_partitions
+from ingestion_assets.records import register_partitions
 from resources.lancedb_store import DOCUMENTS
 from tests.celery_worker import celery_worker_process, run_ingestion_on_worker
 from tests.conftest import REPO, statuses

@@ -18,7 +18,7 @@ from dagster._core.events import DagsterEventType
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from ingestion_assets.planning import register_partitions
+from ingestion_assets.records import register_partitions
 from ingestion_assets.status import document_statuses
 from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS
 from tests.conftest import REPO, SAMPLES, current_versions, execute_request, materialize, sample_keys, statuses

@@ -11,6 +11,7 @@ import dagster as dg
 import pytest
 
 from ingestion_assets.keys import CHUNKS_KEY, DOCUMENTS_KEY, EMBEDDINGS_KEY, PHASE_KEYS
+from resources.chunker_config import ChunkerConfig
 from resources.document_source import DocumentSource
 from resources.embedding_model import EmbeddingModel
 from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS
@@ -172,7 +173,12 @@ def test_cursor_stays_small(instance, store, inbox):
 def schedule_requests(instance, inbox, store):
     context = dg.build_schedule_context(
         instance=instance,
-        resources={"source": DocumentSource(root_dir=str(inbox)), "lancedb": store, "embedder": EmbeddingModel()},
+        resources={
+            "source": DocumentSource(root_dir=str(inbox)),
+            "lancedb": store,
+            "chunker": ChunkerConfig(),
+            "embedder": EmbeddingModel(),
+        },
     )
     result = current_definitions().resolve_schedule_def("nightly_backfill")(context)
     return [] if isinstance(result, dg.SkipReason) else list(result)

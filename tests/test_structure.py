@@ -209,7 +209,7 @@ def test_chunks_know_their_section_and_never_cross_one(chunker):
     rounding = next(c for c in chunks if "rounded half-even" in c.text)
     assert rounding.section == "2 Options › 2.2 Rounding"
     assert rounding.context == "Widget Manual › 2 Options › 2.2 Rounding\n\n"
-    assert chunker.embedding_text(rounding) == rounding.context + rounding.text
+    assert rounding.embedded_text == rounding.context + rounding.text
     assert rounding.page_start == 2
     transfer = next(c for c in chunks if "retries three times" in c.text)
     assert transfer.section == "2 Options › 2.1 Transfer"
@@ -238,7 +238,7 @@ def test_embedded_text_never_exceeds_the_budget(chunker):
 
     assert len(chunks) > 8
     for chunk in chunks:
-        assert chunker.count_tokens(chunker.embedding_text(chunk)) <= 200, chunk.context
+        assert chunker.count_tokens(chunk.embedded_text) <= 200, chunk.context
         assert chunker.count_tokens(chunk.text) <= 200
         assert chunk.context.endswith("\n\n")
     # the header was shortened, never the text: every word of the body is in some chunk

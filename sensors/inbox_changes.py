@@ -1,7 +1,7 @@
-"""What changed in the source since it was last ingested: the inbox sensor's decision.
+"""What the inbox sensor does about the source's changes this tick: the listing classified, less what waits.
 
-Everything is derived from the folder, LanceDB's `documents` rows and Dagster's records, so
-the sensor cursor carries no per-file state and a restarted daemon loses nothing.
+Everything is derived from the listing, LanceDB's `documents` rows and Dagster's records, so the
+sensor cursor carries no per-file state and a restarted daemon loses nothing.
 """
 
 from __future__ import annotations
@@ -13,14 +13,8 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from ingestion_assets.keys import DOCUMENTS_KEY
-from ingestion_assets.planning import (
-    Status,
-    content_changed,
-    failure_fingerprints,
-    phase_statuses,
-    registered_partitions,
-    stored_fingerprints,
-)
+from ingestion_assets.planning import classify_listing
+from ingestion_assets.records import Status, failure_stamps, phase_statuses, registered_partitions
 from resources.document_source import DocumentSource, FileChangedWhileReading, SourceFile
 from resources.lancedb_store import LanceDBStore
 
@@ -40,15 +34,6 @@ class InboxChanges:
     partition_order: list[str] = field(default_factory=list)
 
 
-def _changed(file: SourceFile, fingerprint: list, source: DocumentSource) -> bool:
-    """Whether a stored document's file changed; one that cannot be hashed now counts as changed
-    (it is then hashed again below, and skipped if still unreadable)."""
-    try:
-        return content_changed(file, fingerprint, source)
-    except (OSError, ValueError):
-        return True
-
-
 def detect_changes(
     instance: dg.DagsterInstance,
     source: DocumentSource,
@@ -56,37 +41,35 @@ def detect_changes(
     debounce_s: float,
     max_docs: int,
 ) -> InboxChanges:
+    """The listing classified (`classify_listing`), less what this sensor leaves for a later tick:
+    files still being written, files over the tick's budget, a failed document whose file has not
+    changed since it failed, documents with a run in progress."""
     changes = InboxChanges()
     scan = source.scan()
     changes.files = len(scan.files)
     now_ns = time.time_ns()
-    existing = registered_partitions(instance)
-    partitions = set(existing)
-    stored = stored_fingerprints(store)
-
-    candidates: list[SourceFile] = []
+    settled: list[SourceFile] = []
     for file in scan.files:
         if now_ns - file.mtime_ns < debounce_s * 1e9:
             changes.waiting.append(file.key)
-            continue
-        if file.key not in partitions:
-            changes.new_partitions.append(file.key)
-            candidates.append(file)
-            continue
-        fingerprint = stored.get(file.key)
-        if fingerprint is None or _changed(file, fingerprint, source):
-            candidates.append(file)
+        else:
+            settled.append(file)
+    existing = registered_partitions(instance)
+    stored = store.fingerprints()
+    listed = {f.key for f in scan.files} | {rel for rel, _ in scan.rejected}
+    listing = classify_listing(settled, listed, existing, stored, source)
+    changes.new_partitions = [f.key for f in listing.new]
 
-    known = [f.key for f in candidates if f.key in partitions]
+    known = [f.key for f in listing.changed]
     status = phase_statuses(instance, known, [DOCUMENTS_KEY])[DOCUMENTS_KEY] if known else {}
     failed = [k for k in known if status.get(k) == Status.FAILED and k not in stored]
-    failed_at = failure_fingerprints(instance, failed)
+    failed_at = failure_stamps(instance, failed)
     incoming: dict[str, str] = {}
-    for file in candidates:
-        state = status.get(file.key)
-        if state == Status.IN_PROGRESS:
+    candidates = {f.key for f in listing.new} | set(known)
+    for file in (f for f in settled if f.key in candidates):
+        if status.get(file.key) == Status.IN_PROGRESS:
             continue
-        if file.key in failed_at and failed_at[file.key] == (file.size_bytes, file.mtime_ns):
+        if failed_at.get(file.key) == (file.size_bytes, file.mtime_ns):
             continue
         if len(changes.to_ingest) >= max_docs:
             changes.waiting.append(file.key)
@@ -102,12 +85,9 @@ def detect_changes(
             incoming[file.key] = content_hash
         changes.to_ingest[file.key] = hashlib.sha256(f"{content_hash}:{file.mtime_ns}".encode()).hexdigest()[:16]
 
-    present = {f.key for f in scan.files} | {rel for rel, _ in scan.rejected}
-    changes.gone_partitions = [k for k in existing if k not in present]
-    incoming_contents = set(incoming.values())
-    for doc_id, fingerprint in stored.items():
-        if doc_id in present:
-            continue
-        (changes.deferred_purge if fingerprint[2] in incoming_contents else changes.to_purge).append(doc_id)
-    changes.partition_order = [k for k in existing if k not in set(changes.gone_partitions)] + changes.new_partitions
+    changes.gone_partitions = listing.gone_partitions
+    changes.deferred_purge = listing.renamed(set(incoming.values()))
+    changes.to_purge = [d for d in listing.deleted if d not in set(changes.deferred_purge)]
+    gone = set(changes.gone_partitions)
+    changes.partition_order = [k for k in existing if k not in gone] + changes.new_partitions
     return changes
