@@ -68,20 +68,13 @@ def run_baseline(corpus_dir: Path, lancedb_uri: str) -> dict[str, Any]:
     import pymupdf  # noqa: F401
     import sentence_transformers  # noqa: F401
 
-    from ingestion_assets.chunking import chunker_version, tokenizer_fingerprint
-    from ingestion_assets.parsing import PARSER_VERSION, ParseError, parse_bytes
+    from ingestion_assets.chunking import TokenChunker
+    from ingestion_assets.parsing import ParseError, parse_bytes
+    from resources.chunker_config import ChunkerConfig
     from resources.document_source import SUPPORTED_SUFFIXES
     from resources.embedding_model import EmbeddingModel
-    from resources.lancedb_store import (
-        CHUNKS,
-        CHUNKS_SCHEMA,
-        DOCUMENTS,
-        DOCUMENTS_SCHEMA,
-        EMBEDDINGS,
-        TABLES,
-        LanceDBStore,
-        embeddings_schema,
-    )
+    from resources.lancedb_store import EMBEDDINGS, TABLES, LanceDBStore
+    from resources.tables import ChunkRow, DocumentRow, EmbeddingRow
 
     import_s = time.perf_counter() - t0
 
@@ -93,7 +86,7 @@ def run_baseline(corpus_dir: Path, lancedb_uri: str) -> dict[str, Any]:
         raise FileExistsError(f"{lancedb_uri} already holds {existing}; the baseline needs an empty database")
 
     t0 = time.perf_counter()
-    doc_rows: list[dict[str, Any]] = []
+    doc_rows: list[DocumentRow] = []
     texts: dict[str, tuple[str, list[int]]] = {}
     failed: dict[str, str] = {}
     for doc_id, path in walk(root, SUPPORTED_SUFFIXES):
@@ -105,26 +98,13 @@ def run_baseline(corpus_dir: Path, lancedb_uri: str) -> dict[str, Any]:
             failed[doc_id] = str(exc)
             continue
         texts[doc_id] = (doc.text, doc.page_offsets)
-        doc_rows.append(
-            {
-                "doc_id": doc_id,
-                "source_uri": path.as_uri(),
-                "content_hash": hashlib.sha256(data).hexdigest(),
-                "size_bytes": st.st_size,
-                "mtime": _EPOCH + timedelta(microseconds=st.st_mtime_ns // 1000),
-                "format": doc.format,
-                "page_count": doc.page_count,
-                "text": doc.text,
-                "page_offsets": doc.page_offsets,
-                "parser_version": PARSER_VERSION,
-                "ingested_at": datetime.now(UTC),
-            }
-        )
+        mtime = _EPOCH + timedelta(microseconds=st.st_mtime_ns // 1000)
+        sha256 = hashlib.sha256(data).hexdigest()
+        doc_rows.append(doc.row(doc_id, path.as_uri(), sha256, st.st_size, mtime, datetime.now(UTC)))
     parse_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    chunker = model.chunker()
-    chunker_id = chunker_version(tokenizer_fingerprint(model.model_dir), model.chunk_tokens, model.chunk_overlap)
+    chunker = TokenChunker.configured(ChunkerConfig(), model)
     chunks = [
         (doc_id, chunk) for doc_id, (text, offsets) in texts.items() for chunk in chunker.split(doc_id, text, offsets)
     ]
@@ -140,7 +120,6 @@ def run_baseline(corpus_dir: Path, lancedb_uri: str) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     doc_ids = list(texts)
-    chunk_rows = [{**chunk.__dict__, "doc_id": doc_id, "chunker": chunker_id} for doc_id, chunk in chunks]
     dimensions = vectors.shape[1] if len(chunks) else model.dimensions
     flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
     embedding_columns = {
@@ -154,9 +133,11 @@ def run_baseline(corpus_dir: Path, lancedb_uri: str) -> dict[str, Any]:
         "model": [model.model_id] * len(chunks),
         "section": [c.section for _, c in chunks],
     }
-    store.replace_documents_rows(DOCUMENTS, pa.Table.from_pylist(doc_rows, schema=DOCUMENTS_SCHEMA), doc_ids)
-    store.replace_documents_rows(CHUNKS, pa.Table.from_pylist(chunk_rows, schema=CHUNKS_SCHEMA), doc_ids)
-    store.replace_documents_rows(EMBEDDINGS, pa.table(embedding_columns, schema=embeddings_schema(dimensions)), doc_ids)
+    store.replace_rows(DocumentRow, doc_rows, doc_ids)
+    store.replace_rows(ChunkRow, [chunk for _, chunk in chunks], doc_ids)
+    store.replace_documents_rows(
+        EMBEDDINGS, pa.table(embedding_columns, schema=EmbeddingRow.schema(dimensions)), doc_ids
+    )
     write_s = time.perf_counter() - t0
 
     wall_s = time.perf_counter() - started

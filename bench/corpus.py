@@ -3,7 +3,7 @@
 
 Documents are ~40% multi-page PDF, ~30% Markdown and ~30% plain text, written into nested team
 folders. Their prose is built from a few hundred English words arranged in varied sentence
-templates, each document about its own topic. Everything derives from one seed: the same seed
+templates (bench/corpus_vocabulary.json), each document about its own topic. Everything derives from one seed: the same seed
 and document count give byte-identical files (PDFs are saved without dates or a new file id).
 
 Usage::
@@ -22,444 +22,9 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-GENERAL_NOUNS = """
-team process system report customer budget schedule review meeting decision risk policy project
-vendor contract quarter target estimate forecast baseline metric survey sample region market
-product service feature release incident outage backlog milestone deadline proposal requirement
-standard audit invoice shipment supplier partner manager engineer analyst director committee board
-department office facility network database server pipeline workflow dashboard document template
-checklist procedure guideline summary appendix figure chart trend pattern signal threshold capacity
-demand supply cost revenue margin price discount volume delay error failure issue question answer
-result outcome impact benefit tradeoff assumption constraint option approach method model experiment
-test trial prototype design plan strategy goal priority resource staff training feedback interview
-workshop roadmap framework interface record archive version update change request approval exception
-escalation handover inventory budget reserve contingency buffer estimate variance sponsor owner
-""".split()
-
-VERBS = [
-    tuple(line.split())
-    for line in """
-review reviews reviewed
-approve approves approved
-reduce reduces reduced
-improve improves improved
-increase increases increased
-measure measures measured
-track tracks tracked
-monitor monitors monitored
-compare compares compared
-estimate estimates estimated
-document documents documented
-evaluate evaluates evaluated
-analyze analyzes analyzed
-identify identifies identified
-delay delays delayed
-extend extends extended
-replace replaces replaced
-update updates updated
-require requires required
-support supports supported
-schedule schedules scheduled
-discuss discusses discussed
-confirm confirms confirmed
-adjust adjusts adjusted
-validate validates validated
-prioritize prioritizes prioritized
-consolidate consolidates consolidated
-simplify simplifies simplified
-automate automates automated
-migrate migrates migrated
-expand expands expanded
-limit limits limited
-deliver delivers delivered
-request requests requested
-assign assigns assigned
-resolve resolves resolved
-prevent prevents prevented
-recommend recommends recommended
-propose proposes proposed
-summarize summarizes summarized
-highlight highlights highlighted
-outline outlines outlined
-share shares shared
-publish publishes published
-launch launches launched
-pause pauses paused
-restart restarts restarted
-combine combines combined
-allocate allocates allocated
-balance balances balanced
-plan plans planned
-ship ships shipped
-inspect inspects inspected
-repair repairs repaired
-prepare prepares prepared
-collect collects collected
-organize organizes organized
-retire retires retired
-negotiate negotiates negotiated
-escalate escalates escalated
-""".strip().splitlines()
-]
-
-ADJECTIVES = """
-new current previous annual quarterly monthly weekly regional global local internal external
-critical minor major significant modest stable volatile reliable efficient expensive affordable
-complex simple detailed brief accurate consistent flexible scalable secure manual automated shared
-dedicated temporary permanent preliminary final initial average typical unusual recent upcoming
-strategic operational technical financial practical formal informal clear careful rapid gradual
-steady early late primary secondary independent additional existing proposed revised measurable
-sustainable urgent optional routine
-""".split()
-
-ADVERBS = """
-carefully quickly gradually steadily clearly regularly rarely often usually recently currently
-previously significantly slightly mostly largely partly consistently openly formally jointly
-independently eventually initially finally
-""".split()
-
-CONNECTIVES = [
-    "However",
-    "Meanwhile",
-    "In addition",
-    "As a result",
-    "For example",
-    "In practice",
-    "By contrast",
-    "Overall",
-    "At the same time",
-    "In the next phase",
-    "According to the team",
-    "Since last quarter",
-    "During the review",
-    "After the meeting",
-    "In most cases",
-    "On balance",
-]
-
-NAMES = """
-Alice Bruno Chen Dana Elif Farah Goran Hiro Ines Jonas Kamala Luis Mira Nadia Omar Priya Quentin
-Rosa Sven Tomas Uma Viktor Wen Yara Zoe
-""".split()
-
-MONTHS = """
-January February March April May June July August September October November December
-""".split()
-
-TOPICS: dict[str, list[str]] = {
-    "warehouse logistics": [
-        "pallet",
-        "forklift",
-        "dock",
-        "carrier",
-        "route",
-        "picker",
-        "freight",
-        "container",
-        "loading bay",
-        "stock level",
-    ],
-    "solar energy": [
-        "panel",
-        "inverter",
-        "battery",
-        "grid",
-        "substation",
-        "meter",
-        "storage unit",
-        "transformer",
-        "array",
-        "power curve",
-    ],
-    "customer support": [
-        "ticket",
-        "agent",
-        "queue",
-        "callback",
-        "chat",
-        "refund",
-        "knowledge base",
-        "satisfaction score",
-        "response time",
-        "support channel",
-    ],
-    "cloud infrastructure": [
-        "cluster",
-        "node",
-        "load balancer",
-        "bucket",
-        "replica",
-        "latency",
-        "deployment",
-        "certificate",
-        "availability zone",
-        "virtual machine",
-    ],
-    "clinical research": [
-        "patient",
-        "trial site",
-        "dosage",
-        "protocol",
-        "consent form",
-        "placebo",
-        "cohort",
-        "adverse event",
-        "biomarker",
-        "clinician",
-    ],
-    "urban transit": [
-        "bus",
-        "tram",
-        "station",
-        "timetable",
-        "passenger",
-        "fare",
-        "depot",
-        "platform",
-        "signal",
-        "ridership",
-    ],
-    "agriculture": [
-        "crop",
-        "soil",
-        "irrigation",
-        "harvest",
-        "seed",
-        "fertilizer",
-        "field",
-        "greenhouse",
-        "yield",
-        "tractor",
-    ],
-    "software security": [
-        "vulnerability",
-        "patch",
-        "firewall",
-        "credential",
-        "token",
-        "scanner",
-        "exploit",
-        "encryption key",
-        "access log",
-        "intrusion",
-    ],
-    "retail pricing": [
-        "shelf",
-        "promotion",
-        "coupon",
-        "basket",
-        "store",
-        "markdown",
-        "loyalty card",
-        "checkout",
-        "shopper",
-        "catalog",
-    ],
-    "hiring": [
-        "candidate",
-        "recruiter",
-        "interview panel",
-        "offer",
-        "onboarding",
-        "job posting",
-        "referral",
-        "salary band",
-        "probation",
-        "hiring manager",
-    ],
-    "water utilities": [
-        "pipe",
-        "valve",
-        "reservoir",
-        "pump",
-        "leak",
-        "pressure",
-        "treatment plant",
-        "water meter",
-        "hydrant",
-        "sewer",
-    ],
-    "manufacturing quality": [
-        "defect",
-        "assembly line",
-        "tolerance",
-        "inspection",
-        "batch",
-        "fixture",
-        "calibration",
-        "scrap rate",
-        "operator",
-        "machine",
-    ],
-    "marketing campaigns": [
-        "audience",
-        "campaign",
-        "channel",
-        "click",
-        "conversion",
-        "newsletter",
-        "landing page",
-        "brand",
-        "impression",
-        "creative",
-    ],
-    "data platform": [
-        "table",
-        "schema",
-        "query",
-        "partition",
-        "ingestion job",
-        "lineage",
-        "dataset",
-        "column",
-        "snapshot",
-        "data contract",
-    ],
-    "construction": [
-        "site",
-        "crane",
-        "concrete",
-        "permit",
-        "contractor",
-        "scaffold",
-        "foundation",
-        "inspector",
-        "blueprint",
-        "excavation",
-    ],
-    "education": [
-        "student",
-        "course",
-        "lecture",
-        "syllabus",
-        "assignment",
-        "exam",
-        "tutor",
-        "classroom",
-        "grade",
-        "curriculum",
-    ],
-    "aviation maintenance": [
-        "aircraft",
-        "engine",
-        "hangar",
-        "part",
-        "mechanic",
-        "logbook",
-        "runway",
-        "fuel",
-        "landing gear",
-        "work order",
-    ],
-    "finance close": [
-        "ledger",
-        "accrual",
-        "reconciliation",
-        "journal entry",
-        "auditor",
-        "balance sheet",
-        "cash flow",
-        "tax filing",
-        "cost center",
-        "close calendar",
-    ],
-    "mobile app": [
-        "screen",
-        "notification",
-        "login",
-        "crash report",
-        "app store",
-        "user session",
-        "onboarding flow",
-        "button",
-        "offline mode",
-        "beta build",
-    ],
-    "research lab": [
-        "microscope",
-        "reagent",
-        "assay",
-        "incubator",
-        "centrifuge",
-        "lab notebook",
-        "specimen",
-        "control group",
-        "measurement",
-        "instrument",
-    ],
-    "hospitality": [
-        "guest",
-        "booking",
-        "room",
-        "front desk",
-        "housekeeping",
-        "review site",
-        "restaurant",
-        "event",
-        "concierge",
-        "occupancy rate",
-    ],
-    "legal compliance": [
-        "regulation",
-        "clause",
-        "counsel",
-        "filing",
-        "disclosure",
-        "obligation",
-        "penalty",
-        "regulator",
-        "control",
-        "attestation",
-    ],
-    "fleet management": [
-        "vehicle",
-        "driver",
-        "fuel card",
-        "telematics",
-        "tire",
-        "maintenance window",
-        "dispatcher",
-        "mileage",
-        "garage",
-        "route plan",
-    ],
-    "public health": [
-        "clinic",
-        "vaccine",
-        "outbreak",
-        "district",
-        "nurse",
-        "screening",
-        "case count",
-        "hotline",
-        "health worker",
-        "awareness campaign",
-    ],
-}
-
-TEMPLATES = [
-    "The {A} {T} {VP} the {N} {ADV}.",
-    "{C}, the {N} {VP} {NUM} {Ts} in the {A} {N}.",
-    "{P} {VP} that the {A} {N} would {VB} the {T} by {PCT} percent.",
-    "We {VB} each {T} before the {A} {N}, because the {N} {V3} {A} {Ns}.",
-    "Our {N} {V3} the {T} and {V3} the {A} {N}.",
-    "If the {T} {V3} the {N}, the team should {VB} the {A} {N} {ADV}.",
-    "The {N} for the {T} was {A}, and the {N} was {ADV} {A}.",
-    "{C}, {P} and {P} {VP} {NUM} {A} {Ns} for the {T}.",
-    "Why did the {A} {T} {VB} the {N} in {M}?",
-    "The {T} {N} {V3} a {A} {N} with {NUM} {Ts}.",
-    "{C}, the {A} {N} {VP} the {T}, which {VP} the {N} by {PCT} percent.",
-    "A {A} {N} helps the team {VB} the {T} without a {A} {N}.",
-    "The {N} {V3} when the {T} is {A}.",
-    "In {M}, the {N} {VP} {NUM} {Ts} and {VP} the {A} {N}.",
-    "According to {P}, the {A} {N} should not {VB} the {T} until the {N} is {A}.",
-    "Each {T} {V3} a {A} {N}, so the {N} {V3} {ADV}.",
-    "The team will {VB} the {A} {T} and {VB} the {N} by the end of {M}.",
-    "{P} {V3} the {T} to {VB} the {N} {ADV}.",
-    "Nobody {VP} the {A} {T} until the {N} {VP} a {A} {N}.",
-    "Before the {A} {N}, {P} {ADV} {VP} every {T} and {VP} the {Ns}.",
-]
-
+VOCABULARY = json.loads(Path(__file__).with_name("corpus_vocabulary.json").read_text(encoding="utf-8"))
+"""Word lists, topics with their nouns, and sentence templates whose `{SLOT}`s `Writer.sentence` fills."""
+TOPICS: dict[str, list[str]] = VOCABULARY["topics"]
 PDF_KINDS = ["quarterly review", "technical specification", "handbook", "annual report", "assessment"]
 MD_KINDS = ["runbook", "design notes", "wiki page", "onboarding guide", "postmortem"]
 TXT_KINDS = ["meeting minutes", "memo", "field notes", "status update", "interview notes"]
@@ -502,8 +67,8 @@ class Writer:
         self.rng = rng
         self.topic = topic
         self.topic_nouns = TOPICS[topic]
-        self.nouns = rng.sample(GENERAL_NOUNS, 60)
-        self.people = rng.sample(NAMES, 4)
+        self.nouns = rng.sample(VOCABULARY["general_nouns"], 60)
+        self.people = rng.sample(VOCABULARY["names"], 4)
 
     def _noun(self) -> str:
         return self.rng.choice(self.topic_nouns if self.rng.random() < 0.3 else self.nouns)
@@ -511,22 +76,22 @@ class Writer:
     def sentence(self) -> str:
         rng = self.rng
         slots = {
-            "A": lambda: rng.choice(ADJECTIVES),
+            "A": lambda: rng.choice(VOCABULARY["adjectives"]),
             "N": self._noun,
             "Ns": lambda: plural(self._noun()),
             "T": lambda: rng.choice(self.topic_nouns),
             "Ts": lambda: plural(rng.choice(self.topic_nouns)),
-            "VB": lambda: rng.choice(VERBS)[0],
-            "V3": lambda: rng.choice(VERBS)[1],
-            "VP": lambda: rng.choice(VERBS)[2],
-            "ADV": lambda: rng.choice(ADVERBS),
-            "C": lambda: rng.choice(CONNECTIVES),
+            "VB": lambda: rng.choice(VOCABULARY["verbs"])[0],
+            "V3": lambda: rng.choice(VOCABULARY["verbs"])[1],
+            "VP": lambda: rng.choice(VOCABULARY["verbs"])[2],
+            "ADV": lambda: rng.choice(VOCABULARY["adverbs"]),
+            "C": lambda: rng.choice(VOCABULARY["connectives"]),
             "P": lambda: rng.choice(self.people),
-            "M": lambda: rng.choice(MONTHS),
+            "M": lambda: rng.choice(VOCABULARY["months"]),
             "NUM": lambda: str(rng.choice([2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 40, 120])),
             "PCT": lambda: str(rng.randint(2, 45)),
         }
-        text = re.sub(r"\{(\w+)\}", lambda m: slots[m.group(1)](), rng.choice(TEMPLATES))
+        text = re.sub(r"\{(\w+)\}", lambda m: slots[m.group(1)](), rng.choice(VOCABULARY["templates"]))
         text = _AN.sub(lambda m: m.group(1) + "n ", text)
         return text[0].upper() + text[1:]
 
@@ -556,10 +121,11 @@ class Writer:
 
     def heading(self) -> str:
         rng = self.rng
-        return f"{rng.choice(ADJECTIVES)} {rng.choice(self.topic_nouns)} {rng.choice(self.nouns)}".capitalize()
+        adjective = rng.choice(VOCABULARY["adjectives"])
+        return f"{adjective} {rng.choice(self.topic_nouns)} {rng.choice(self.nouns)}".capitalize()
 
     def title(self, kind: str) -> str:
-        adjective, noun = self.rng.choice(ADJECTIVES), self.rng.choice(self.nouns)
+        adjective, noun = self.rng.choice(VOCABULARY["adjectives"]), self.rng.choice(self.nouns)
         return f"{self.topic} {kind}: {adjective} {noun}".title()
 
 
@@ -615,7 +181,7 @@ def _markdown(writer: Writer, title: str, words: int) -> str:
 def _plain_text(writer: Writer, title: str, words: int) -> str:
     rng = writer.rng
     width = rng.choice([0, 0, 72, 78])
-    month, year = rng.choice(MONTHS), rng.randint(2019, 2025)
+    month, year = rng.choice(VOCABULARY["months"]), rng.randint(2019, 2025)
     header = f"{title}\n{'=' * len(title)}\nPrepared by {writer.people[0]}, {month} {year}"
     blocks = [header]
     section = 0

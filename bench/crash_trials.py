@@ -1,7 +1,9 @@
 #!/usr/bin/env python
-"""Crash trials: SIGKILL `ingestctl ingest` (the run worker: runs execute in its process) at random
-points of ingestion, recover with a second `ingestctl ingest`, and check after every recovery
-that the three LanceDB tables hold exactly the expected rows.
+"""Crash trials: whether ingestion recovers exactly after `ingestctl ingest` is killed mid-way.
+
+Each trial SIGKILLs `ingestctl ingest` (the run worker: runs execute in its process) at a random
+point of ingestion, recovers with a second `ingestctl ingest`, and checks that the three LanceDB
+tables then hold exactly the expected rows.
 
 The expected rows are derived independently from the files on disk: every supported file has
 one `documents` row with its sha256, its chunks are exactly what the splitter makes of its text,
@@ -19,7 +21,6 @@ import hashlib
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -33,6 +34,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.corpus import edit_one, generate  # noqa: E402
+from bench.measure import dagster_home  # noqa: E402
 
 KILL_POINTS = [
     ("before any run", "new partition(s)"),
@@ -83,11 +85,13 @@ def _kill_at(process: subprocess.Popen, marker: str, delay: float, timeout: floa
 
 
 def expected_rows(inbox: Path) -> dict[str, dict]:
+    from ingestion_assets.chunking import TokenChunker
     from ingestion_assets.parsing import ParseError, parse_bytes
+    from resources.chunker_config import ChunkerConfig
     from resources.document_source import DocumentSource
     from resources.embedding_model import EmbeddingModel
 
-    chunker = EmbeddingModel().chunker()
+    chunker = TokenChunker.configured(ChunkerConfig(), EmbeddingModel())
     expected = {}
     for file in DocumentSource(root_dir=str(inbox)).scan().files:
         data = file.path.read_bytes()
@@ -135,8 +139,7 @@ def verify(work: Path) -> list[str]:
 def run_trials(trials: int, seed: int = 1, work: Path | None = None) -> dict:
     rng = random.Random(seed)
     work = work or Path(tempfile.mkdtemp(prefix="crash-trials-"))
-    (work / "home").mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", work / "home" / "dagster.yaml")
+    dagster_home(work / "home")
     generate(work / "inbox", 6, seed=seed)
     results = []
     for trial in range(1, trials + 1):

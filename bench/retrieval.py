@@ -57,6 +57,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench import retrieval_corpus  # noqa: E402
+from bench.measure import dagster_home  # noqa: E402
 
 BASELINE_REV = "c68e044"
 """The commit before issue 14: today's parser and chunker."""
@@ -157,8 +158,7 @@ def ingestctl() -> list[str]:
 def product_ingest(work: Path, corpus: Path) -> dict[str, Any]:
     for sub in ("dagster_home", "lancedb"):
         shutil.rmtree(work / sub, ignore_errors=True)
-    (work / "dagster_home").mkdir(parents=True)
-    shutil.copy(REPO / "dagster.yaml", work / "dagster_home" / "dagster.yaml")
+    dagster_home(work / "dagster_home")
     started = time.perf_counter()
     result = subprocess.run(
         [*ingestctl(), "ingest", str(corpus)], env=product_env(work, corpus), cwd=REPO, capture_output=True, text=True
@@ -285,7 +285,7 @@ def build_chunks(
             else chunker.split(key, doc.text, doc.page_offsets)
         )
         for chunk in chunks:
-            embed_text = chunker.embedding_text(chunk) if hasattr(chunker, "embedding_text") else chunk.text
+            embed_text = chunk.embedded_text if hasattr(chunk, "embedded_text") else chunk.text
             rows.append(
                 {
                     "chunk_id": chunk.chunk_id,

@@ -28,14 +28,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.corpus import edit_one, generate  # noqa: E402
+from bench.measure import dagster_home, measure, text_document_row  # noqa: E402
 
 PY = sys.executable
 SECTIONS = ["baseline", "cold", "noop", "edit", "backends", "daemon", "scale"]
@@ -54,21 +56,6 @@ def _env(home: Path, db: Path, source: Path, **extra: str) -> dict[str, str]:
         "HF_HUB_OFFLINE": "1",
         **extra,
     }
-
-
-def _home(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", path / "dagster.yaml")
-    return path
-
-
-def measure(args: list[str], env: dict[str, str], probe: bool = False) -> tuple[dict, str]:
-    cmd = [PY, str(REPO / "bench" / "measure.py"), *(["--probe-modules"] if probe else []), *args]
-    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)
-    line = next((row for row in reversed(proc.stdout.splitlines()) if row.startswith("BENCH-MEASURE ")), None)
-    if line is None:
-        raise RuntimeError(f"command failed: {args}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return json.loads(line.split(" ", 1)[1]), proc.stdout
 
 
 def median_report(reports: list[dict]) -> dict:
@@ -149,7 +136,7 @@ def _peak_dagster_rss_mb() -> float:
 
 
 def daemon_run(corpus: Path, work: Path, docs: int) -> dict:
-    home, db, inbox = _home(work / "daemon-home"), work / "daemon-db", work / "daemon-inbox"
+    home, db, inbox = dagster_home(work / "daemon-home"), work / "daemon-db", work / "daemon-inbox"
     inbox.mkdir()
     env = _env(home, db, inbox, INGEST_SENSOR_INTERVAL_S="5", INGEST_DEBOUNCE_S="1")
     env.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")  # as `make ui` exports it
@@ -258,20 +245,17 @@ def scale_run(work: Path, n: int) -> dict:
     the `documents` rows of all files are written in one commit (what a completed ingestion leaves
     for the sensor to compare against), then a steady-state tick and `ingestctl status` are timed.
     Materialising n partitions through a run is not done here: Dagster logs one planned event per
-    partition and asset when a run is created, about 10 ms each on SQLite on this machine.
+    partition and asset when a run is created.
     """
-    import hashlib
-
     import dagster as dg
-    import pyarrow as pa
 
     from ingestion_assets.definitions import build_definitions
-    from ingestion_assets.parsing import PARSER_VERSION
     from resources.document_source import DocumentSource
-    from resources.lancedb_store import DOCUMENTS, DOCUMENTS_SCHEMA, LanceDBStore
+    from resources.lancedb_store import LanceDBStore
     from resources.settings import IngestSettings
+    from resources.tables import DocumentRow
 
-    home, db, inbox = _home(work / "scale-home"), work / "scale-db", work / "scale-inbox"
+    home, db, inbox = dagster_home(work / "scale-home"), work / "scale-db", work / "scale-inbox"
     t0 = time.perf_counter()
     for i in range(n):
         folder = inbox / f"batch-{i // 1000:04d}"
@@ -299,36 +283,15 @@ def scale_run(work: Path, n: int) -> dict:
     register_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    rows = []
-    for file in source.scan().files:
-        data = file.path.read_bytes()
-        rows.append(
-            {
-                "doc_id": file.key,
-                "source_uri": file.path.as_uri(),
-                "content_hash": hashlib.sha256(data).hexdigest(),
-                "size_bytes": file.size_bytes,
-                "mtime": epoch + timedelta(microseconds=file.mtime_ns // 1000),
-                "format": "txt",
-                "page_count": 1,
-                "text": data.decode(),
-                "page_offsets": [0],
-                "parser_version": PARSER_VERSION,
-                "ingested_at": datetime.now(UTC),
-                "warnings": [],
-            }
-        )
-    store.replace_documents_rows(
-        DOCUMENTS, pa.Table.from_pylist(rows, schema=DOCUMENTS_SCHEMA), [r["doc_id"] for r in rows]
-    )
+    rows = [text_document_row(file, file.path.as_uri(), file.path.read_bytes()) for file in source.scan().files]
+    store.replace_rows(DocumentRow, rows, [r.doc_id for r in rows])
     rows_s = time.perf_counter() - t0
 
     steady = [tick() for _ in range(3)]
     steady_s = sorted(t for t, _ in steady)[1]
     status, _ = measure([PY, "-m", "ingestctl", "status", "--json"], _env(home, db, inbox))
-    status_text, stdout = measure([PY, "-m", "ingestctl", "status"], _env(home, db, inbox))
-    summary = next((row for row in stdout.splitlines() if " document(s) — " in row), "")
+    status_text, proc = measure([PY, "-m", "ingestctl", "status"], _env(home, db, inbox))
+    summary = next((row for row in proc.stdout.splitlines() if " document(s) — " in row), "")
     instance.dispose()
     return {
         "files": n,
@@ -362,15 +325,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"corpus: {generate(corpus, args.docs, seed=args.seed)}", flush=True)
 
     if "baseline" in only:
-        report, stdout = measure(
+        report, proc = measure(
             [PY, str(REPO / "bench" / "baseline.py"), str(corpus), "--lancedb", str(work / "baseline-db"), "--json"],
             _env(work, work / "baseline-db", corpus),
         )
-        detail = json.loads(next(row for row in stdout.splitlines() if row.startswith("{")))
+        detail = json.loads(next(row for row in proc.stdout.splitlines() if row.startswith("{")))
         results["baseline"] = {**detail, "wall_s": report["wall_s"], "peak_rss_mb": report["peak_rss_mb"]}
         print(f"baseline: {results['baseline']}", flush=True)
 
-    home, db = _home(work / "home"), work / "db"
+    home, db = dagster_home(work / "home"), work / "db"
     env = _env(home, db, corpus)
     if {"cold", "noop", "edit"} & only:
         results["startup_s"] = startup_cost(env)
@@ -404,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         for backend in BACKENDS:
             if not available(backend):
                 continue
-            b_home, b_db = _home(work / f"home-{backend}"), work / f"db-{backend}"
+            b_home, b_db = dagster_home(work / f"home-{backend}"), work / f"db-{backend}"
             since = datetime.now(UTC)
             report, _ = measure(["ingest"], _env(b_home, b_db, corpus, INGEST_EMBED_BACKEND=backend), probe=True)
             results["backends"][backend] = {**report, "chunks": chunk_count(b_db), **run_facts(b_home, since)}
@@ -443,109 +406,41 @@ def ratios(r: dict) -> dict:
 
 
 def print_table(r: dict) -> None:
+    def throughput(label: str, m: dict, embedded: int, notes: str) -> tuple:
+        return (label, m["wall_s"], m["chunks"], round(m["chunks"] / m["wall_s"], 1), embedded, m["peak_rss_mb"], notes)
+
+    def timing(label: str, seconds: float, notes: str, embedded: Any = "-", peak_rss_mb: Any = "-") -> tuple:
+        return (label, seconds, "-", "-", embedded, peak_rss_mb, notes)
+
     rows = [("run", "wall s", "chunks", "chunks/s", "embedded", "peak RSS MB", "notes")]
     if "baseline" in r:
         b = r["baseline"]
-        rows.append(
-            (
-                "baseline (plain script)",
-                b["wall_s"],
-                b["chunks"],
-                round(b["chunks"] / b["wall_s"], 1),
-                b["chunks"],
-                b["peak_rss_mb"],
-                f"embed {b['embed_s']} s",
-            )
-        )
+        rows.append(throughput("baseline (plain script)", b, b["chunks"], f"embed {b['embed_s']} s"))
     for mode, label in (("cold", "ingestctl ingest, cold"), ("daemon", "sensor + daemon, cold")):
         if mode in r:
             m = r[mode]
-            rows.append(
-                (
-                    label,
-                    m["wall_s"],
-                    m["chunks"],
-                    round(m["chunks"] / m["wall_s"], 1),
-                    m["chunks_embedded"],
-                    m["peak_rss_mb"],
-                    f"{m['runs']} run(s), {m['backend']}, embed {m['embed_s']} s",
-                )
-            )
+            notes = f"{m['runs']} run(s), {m['backend']}, embed {m['embed_s']} s"
+            rows.append(throughput(label, m, m["chunks_embedded"], notes))
     for backend, m in r.get("backends", {}).items():
-        rows.append(
-            (
-                f"cold, INGEST_EMBED_BACKEND={backend}",
-                m["wall_s"],
-                m["chunks"],
-                round(m["chunks"] / m["wall_s"], 1),
-                m["chunks_embedded"],
-                m["peak_rss_mb"],
-                f"{m['backend']}, embed {m['embed_s']} s, model load {m['model_load_s']} s",
-            )
-        )
+        notes = f"{m['backend']}, embed {m['embed_s']} s, model load {m['model_load_s']} s"
+        rows.append(throughput(f"cold, INGEST_EMBED_BACKEND={backend}", m, m["chunks_embedded"], notes))
     if "noop" in r:
         n = r["noop"]
-        rows.append(
-            (
-                "ingestctl ingest, no-op",
-                n["wall_s"],
-                "-",
-                "-",
-                n["chunks_embedded"],
-                n["peak_rss_mb"],
-                f"{n['runs']} runs, {n['new_lancedb_versions']} new versions, torch imported: {n['torch']}",
-            )
-        )
+        notes = f"{n['runs']} runs, {n['new_lancedb_versions']} new versions, torch imported: {n['torch']}"
+        rows.append(timing("ingestctl ingest, no-op", n["wall_s"], notes, n["chunks_embedded"], n["peak_rss_mb"]))
     if "edit" in r:
         e = r["edit"]
-        rows.append(
-            (
-                "ingestctl ingest, one edit",
-                e["wall_s"],
-                "-",
-                "-",
-                e["chunks_embedded"],
-                e["peak_rss_mb"],
-                f"startup {e['startup_s']} s + embed {e['embed_s']} s",
-            )
-        )
+        notes = f"startup {e['startup_s']} s + embed {e['embed_s']} s"
+        rows.append(timing("ingestctl ingest, one edit", e["wall_s"], notes, e["chunks_embedded"], e["peak_rss_mb"]))
     if "daemon" in r:
         d = r["daemon"]
-        rows.append(
-            (
-                "10-page PDF: drop to vectors",
-                d["ten_page_pdf_drop_to_vectors_s"],
-                "-",
-                "-",
-                "-",
-                "-",
-                f"sensor interval {d['sensor_interval_s']} s",
-            )
-        )
+        notes = f"sensor interval {d['sensor_interval_s']} s"
+        rows.append(timing("10-page PDF: drop to vectors", d["ten_page_pdf_drop_to_vectors_s"], notes))
     if "scale" in r:
         s = r["scale"]
-        rows.append(
-            (
-                f"sensor tick, {s['files']} files",
-                s["steady_tick_s"],
-                "-",
-                "-",
-                "-",
-                "-",
-                f"first tick {s['first_tick_s']} s",
-            )
-        )
-        rows.append(
-            (
-                f"ingestctl status, {s['files']} partitions",
-                s["status_command_s"],
-                "-",
-                "-",
-                "-",
-                "-",
-                f"whole command; --json {s['status_json_command_s']} s",
-            )
-        )
+        rows.append(timing(f"sensor tick, {s['files']} files", s["steady_tick_s"], f"first tick {s['first_tick_s']} s"))
+        notes = f"whole command; --json {s['status_json_command_s']} s"
+        rows.append(timing(f"ingestctl status, {s['files']} partitions", s["status_command_s"], notes))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for i, row in enumerate(rows):
         print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) + " |")

@@ -24,18 +24,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,16 +39,11 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.corpus import generate  # noqa: E402
+from bench.measure import dagster_home, measure, text_document_row  # noqa: E402
 
 PY = sys.executable
 SECTIONS = ["tick", "cold"]
 DOCS_BUCKET, VECTORS_BUCKET = "bench-docs", "bench-vectors"
-
-
-def _home(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", path / "dagster.yaml")
-    return path
 
 
 def _client():
@@ -90,28 +81,26 @@ def _note(i: int) -> tuple[str, bytes]:
 def tick_section(work: Path, sizes: list[int], ticks: int) -> list[dict]:
     """Steady-state sensor ticks at growing bucket sizes (objects are added between sizes)."""
     import dagster as dg
-    import pyarrow as pa
 
     from ingestion_assets.definitions import build_definitions
     from ingestion_assets.keys import documents_partitions
-    from ingestion_assets.parsing import PARSER_VERSION
-    from ingestion_assets.planning import PARTITION_ADD_CHUNK
+    from ingestion_assets.records import PARTITION_ADD_CHUNK
     from resources.document_source import DocumentSource
-    from resources.lancedb_store import DOCUMENTS, DOCUMENTS_SCHEMA, LanceDBStore
+    from resources.lancedb_store import LanceDBStore
     from resources.settings import IngestSettings
+    from resources.tables import DocumentRow
 
     client = _client()
     for bucket in (DOCS_BUCKET, VECTORS_BUCKET):
         _ensure_bucket(client, bucket)
     source_url, lancedb_uri = f"s3://{DOCS_BUCKET}/inbox/", f"s3://{VECTORS_BUCKET}/lancedb"
-    home = _home(work / "tick-home")
+    home = dagster_home(work / "tick-home")
     os.environ.update(
         DAGSTER_HOME=str(home), INGEST_SOURCE_DIR=source_url, LANCEDB_URI=lancedb_uri, INGEST_DEBOUNCE_S="0"
     )
     instance = dg.DagsterInstance.from_config(str(home))
     source, store = DocumentSource(root_dir=source_url), LanceDBStore(uri=lancedb_uri)
     sensor = build_definitions(IngestSettings.from_env()).resolve_sensor_def("inbox_sensor")
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
 
     def tick() -> tuple[float, float, dg.SensorResult]:
         context = dg.build_sensor_context(instance=instance, resources={"source": source, "lancedb": store})
@@ -143,28 +132,9 @@ def tick_section(work: Path, sizes: list[int], ticks: int) -> list[dict]:
         for i in range(0, len(new_keys), PARTITION_ADD_CHUNK):
             instance.add_dynamic_partitions(documents_partitions.name, new_keys[i : i + PARTITION_ADD_CHUNK])
         listed = {f.key: f for f in scan.files}
-        rows = []
-        for i in added:
-            key, data = _note(i)
-            file = listed[key]
-            rows.append(
-                {
-                    "doc_id": key,
-                    "source_uri": source.uri_for(key),
-                    "content_hash": hashlib.sha256(data).hexdigest(),
-                    "size_bytes": file.size_bytes,
-                    "mtime": epoch + timedelta(microseconds=file.mtime_ns // 1000),
-                    "format": "txt",
-                    "page_count": 1,
-                    "text": data.decode(),
-                    "page_offsets": [0],
-                    "parser_version": PARSER_VERSION,
-                    "ingested_at": datetime.now(UTC),
-                    "warnings": [],
-                }
-            )
+        rows = [text_document_row(listed[key], source.uri_for(key), data) for key, data in map(_note, added)]
         t0 = time.perf_counter()
-        store.replace_documents_rows(DOCUMENTS, pa.Table.from_pylist(rows, schema=DOCUMENTS_SCHEMA), new_keys)
+        store.replace_rows(DocumentRow, rows, new_keys)
         row["write_rows_s"] = round(time.perf_counter() - t0, 1)
 
         steady = [tick() for _ in range(ticks)]
@@ -177,16 +147,6 @@ def tick_section(work: Path, sizes: list[int], ticks: int) -> list[dict]:
         print(json.dumps(row), flush=True)
     instance.dispose()
     return results
-
-
-def _measure(args: list[str], env: dict[str, str], cwd: Path) -> tuple[dict, str]:
-    """bench/measure.py's report, and stdout + stderr (the run's log) of the command."""
-    cmd = [PY, str(REPO / "bench" / "measure.py"), *args]
-    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
-    line = next((r for r in reversed(proc.stdout.splitlines()) if r.startswith("BENCH-MEASURE ")), None)
-    if line is None:
-        raise RuntimeError(f"command failed: {args}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return json.loads(line.split(" ", 1)[1]), proc.stdout + proc.stderr
 
 
 def _phase_seconds(log: str) -> dict[str, float]:
@@ -226,9 +186,10 @@ def cold_section(work: Path, docs: int, seed: int, rounds: int = 1) -> dict:
         measured: dict = {}
         for name in ("local", "bucket") if r % 2 == 0 else ("bucket", "local"):
             values = {k: v + (f"/round-{r}" if k == "LANCEDB_URI" else "") for k, v in variants[name].items()}
-            env = {**base, **values, "DAGSTER_HOME": str(_home(work / f"cold-{name}-{r}-home"))}
+            env = {**base, **values, "DAGSTER_HOME": str(dagster_home(work / f"cold-{name}-{r}-home"))}
             load = os.getloadavg()[0]
-            report, log = _measure([PY, "-m", "ingestctl", "ingest"], env, REPO)
+            report, proc = measure([PY, "-m", "ingestctl", "ingest"], env)
+            log = proc.stdout + proc.stderr
             done = next((line for line in log.splitlines() if "fully ingested" in line), "")
             measured[name] = {**report, **values, "loadavg_1m_before": load, "phases_s": _phase_seconds(log)}
             measured[name]["summary"] = done

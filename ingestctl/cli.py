@@ -47,8 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EVENT_BATCH_SIZE = "1000"
+
+
 def main(argv: list[str] | None = None) -> int:
     collector.pause_for_startup()
+    # The one setting of this process's environment: Dagster reads it whenever a run is created, and
+    # then writes the run's planned events (one per document and phase) in batches of this size
+    # (`make` exports the same for `dagster dev`).
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
     parser = build_parser()
     args = parser.parse_args(argv)
     from resources.document_source import SourceUnavailable

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -
     keys = [f.key for f in scan.files]
     print(
         f"source {cli.source.location}: {len(keys)} document(s); LanceDB {cli.store.uri}; "
-        f"DAGSTER_HOME {os.environ['DAGSTER_HOME']}"
+        f"DAGSTER_HOME {instance.root_directory}"
     )
 
     dead = fail_dead_runs(instance)

@@ -21,11 +21,10 @@ if TYPE_CHECKING:
     from resources.lancedb_store import LanceDBStore
 
 DEFAULT_HOME = ".dagster_home"
-EVENT_BATCH_SIZE = "1000"
 
 
-def ensure_dagster_home() -> Path:
-    """Use $DAGSTER_HOME; without it, `./.dagster_home` seeded with the project's dagster.yaml."""
+def dagster_home() -> Path:
+    """$DAGSTER_HOME; without it, `./.dagster_home` seeded with the project's dagster.yaml."""
     home = os.environ.get("DAGSTER_HOME")
     if home:
         return Path(home)
@@ -34,18 +33,13 @@ def ensure_dagster_home() -> Path:
     config = Path.cwd() / "dagster.yaml"
     if config.exists() and not (path / "dagster.yaml").exists():
         shutil.copy(config, path / "dagster.yaml")
-    os.environ["DAGSTER_HOME"] = str(path)
     print(f"DAGSTER_HOME not set; using {path}", file=sys.stderr)
     return path
 
 
 def get_instance() -> dg.DagsterInstance:
-    """The instance; a run created here writes its planned events (one per document and phase)
-    in one batch unless `DAGSTER_EVENT_BATCH_SIZE` says otherwise (`make` exports the same for
-    `dagster dev`)."""
-    ensure_dagster_home()
-    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
-    return dg.DagsterInstance.get()
+    """The instance in `dagster_home()`, the one `dagster dev` shows."""
+    return dg.DagsterInstance.from_config(str(dagster_home()))
 
 
 @dataclass(frozen=True)

@@ -166,9 +166,7 @@ class BatchIngestion:
             )
             if not unchanged:
                 source_uri = self.source.uri_for(doc_id)
-                rows.append(
-                    doc.row(doc_id, source_uri, content_hash, fingerprint.size_bytes, mtime, datetime.now(UTC))
-                )
+                rows.append(doc.row(doc_id, source_uri, content_hash, fingerprint.size_bytes, mtime, datetime.now(UTC)))
             result.metadata[doc_id] = {
                 "format": doc.format,
                 "pages": doc.page_count,

@@ -14,12 +14,10 @@ from ingestion_assets.purge import purge_job
 from ingestion_assets.report import ReportSettings
 from ingestion_assets.upkeep_assets import build_ingestion_report, lancedb_maintenance
 from resources.settings import IngestSettings
+from sensors.dead_run_sensor import build_dead_run_sensor
 from sensors.inbox_sensor import InboxSensorSettings, build_inbox_sensor
 from sensors.nightly_backfill import build_nightly_backfill
 from sensors.nightly_maintenance import build_nightly_maintenance
-
-warnings.filterwarnings("ignore", message="Parameter `owners`", category=dg.BetaWarning)
-"""Dagster 1.13 warns that `owners` is beta whenever it copies a sensor, though this project sets none."""
 
 
 def build_definitions(settings: IngestSettings) -> dg.Definitions:
@@ -29,7 +27,7 @@ def build_definitions(settings: IngestSettings) -> dg.Definitions:
     versions = PhaseVersions.of(resources["chunker"].process_config_and_initialize(), embedder)
     jobs = build_jobs(settings)
     running = settings.automation_running
-    return dg.Definitions(
+    definitions = dg.Definitions(
         assets=[
             build_ingest_documents(versions, embedder.dimensions, settings.max_docs_per_run),
             lancedb_maintenance,
@@ -48,7 +46,8 @@ def build_definitions(settings: IngestSettings) -> dg.Definitions:
                     settings.max_docs_per_run,
                     running,
                 ),
-            )
+            ),
+            build_dead_run_sensor(settings.sensor_interval_s, running),
         ],
         schedules=[
             build_nightly_backfill(
@@ -59,6 +58,11 @@ def build_definitions(settings: IngestSettings) -> dg.Definitions:
         executor=dg.in_process_executor,
         resources=resources,
     )
+    with warnings.catch_warnings():
+        # Dagster 1.13 warns that `owners` is beta when it binds a sensor to its jobs, though no owners are set.
+        warnings.filterwarnings("ignore", message="Parameter `owners`", category=dg.BetaWarning)
+        definitions.get_repository_def()
+    return definitions
 
 
 @dg.definitions

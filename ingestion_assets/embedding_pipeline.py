@@ -141,4 +141,3 @@ class EmbeddingPipeline:
         self._messages.put(
             f"embedding: {done} of {self._queued} chunk(s) queued so far, {rate:.1f} chunks/s, ~{left:.0f} s left"
         )
-

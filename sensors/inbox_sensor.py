@@ -13,7 +13,7 @@ from ingestion_assets.keys import PHASE_KEYS, documents_partitions
 from ingestion_assets.planning import plan_runs
 from ingestion_assets.purge import purge_job
 from ingestion_assets.records import PARTITION_ADD_CHUNK
-from ingestion_assets.run_health import fail_dead_runs, host_tags
+from ingestion_assets.run_health import host_tags
 from resources.document_source import DocumentSource
 from resources.lancedb_store import LanceDBStore
 from sensors.inbox_changes import detect_changes
@@ -49,7 +49,6 @@ def build_inbox_sensor(
         context: dg.SensorEvaluationContext, source: DocumentSource, lancedb: LanceDBStore
     ) -> dg.SensorResult:
         started = time.perf_counter()
-        dead = fail_dead_runs(context.instance)
         changes = detect_changes(context.instance, source, lancedb, settings.debounce_s, settings.max_docs_per_tick)
         needed = {key: PHASE_KEYS for key in changes.to_ingest}
         plans = plan_runs(changes.partition_order, needed, settings.max_docs_per_run)
@@ -83,7 +82,6 @@ def build_inbox_sensor(
             "purge": len(changes.to_purge),
             "deferred_purge": len(changes.deferred_purge),
             "waiting": len(changes.waiting),
-            "dead_runs_failed": len(dead),
             "seconds": round(time.perf_counter() - started, 3),
         }
         context.log.info(f"inbox: {summary}")

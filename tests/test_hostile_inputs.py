@@ -13,6 +13,7 @@ import pytest
 from ingestion_assets.status import document_statuses
 from resources.document_source import DocumentSource, FileChangedWhileReading, hash_file, read_exact
 from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS
+from resources.parser_config import ParserConfig
 from tests import hostile_corpus
 from tests.conftest import REPO, current_definitions, current_versions, materialize, sample_keys
 
@@ -100,7 +101,6 @@ def test_file_modified_while_read_is_refused(tmp_path):
 def test_page_and_time_limits_fail_only_the_offending_document(instance, store, inbox):
     (inbox / "a-manual.pdf").write_bytes(hostile_corpus.big_pdf(2000))
     (inbox / "b-note.txt").write_text("A small note about harbour seals.")
-    source = DocumentSource(root_dir=str(inbox), max_pages=1000)
     keys = sample_keys(inbox)
     instance.add_dynamic_partitions("documents", keys)
     result = (
@@ -109,7 +109,7 @@ def test_page_and_time_limits_fail_only_the_offending_document(instance, store, 
         .execute_in_process(
             instance=instance,
             tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
-            resources={"source": source},
+            resources={"parser": ParserConfig(max_pages=1000)},
             raise_on_error=False,
         )
     )
@@ -118,14 +118,14 @@ def test_page_and_time_limits_fail_only_the_offending_document(instance, store, 
     assert "too large: 2000 pages" in statuses["a-manual.pdf"].error
     assert statuses["b-note.txt"].ok
 
-    slow = DocumentSource(root_dir=str(inbox), max_parse_seconds=0.05)
+    # Run config written before the limits moved to the `parser` resource sets them on `source`.
     current_definitions().resolve_job_def("ingest_job").execute_in_process(
         instance=instance,
         tags={
             "dagster/asset_partition_range_start": "a-manual.pdf",
             "dagster/asset_partition_range_end": "a-manual.pdf",
         },
-        resources={"source": slow},
+        run_config={"resources": {"source": {"config": {"root_dir": str(inbox), "max_parse_seconds": 0.05}}}},
         raise_on_error=False,
     )
     statuses = {s.doc_id: s for s in document_statuses(instance, ["a-manual.pdf"], store, current_versions())}

@@ -205,7 +205,7 @@ def test_sqlite_event_log_reuses_engines(instance, store, samples_inbox, monkeyp
 
     import dagster as dg
 
-    from ingestion_assets.dagster_compat import SqliteEventLogStorageReusingEngines
+    from ingestion_assets.sqlite_event_log import SqliteEventLogStorageReusingEngines
 
     storage = instance.event_log_storage
     assert isinstance(storage, SqliteEventLogStorageReusingEngines)
@@ -229,6 +229,28 @@ def test_sqlite_event_log_reuses_engines(instance, store, samples_inbox, monkeyp
             pass
     assert len(storage._engines) == storage.MAX_ENGINES
     assert set(statuses(instance, keys)["embeddings"].values()) == {MATERIALIZED}
+
+
+def test_instance_configured_with_the_event_log_at_its_old_path_loads(instance, tmp_path):
+    """A `.dagster_home/dagster.yaml` written before the event log moved to its own module names
+    `ingestion_assets.dagster_compat`: it still loads the same storage, over the same history."""
+    import shutil
+
+    import dagster as dg
+
+    from ingestion_assets.sqlite_event_log import SqliteEventLogStorageReusingEngines
+
+    instance.add_dynamic_partitions("documents", ["kept.txt"])
+    old_home = tmp_path / "old-home"
+    shutil.copytree(instance.root_directory, old_home)
+    config = (old_home / "dagster.yaml").read_text()
+    assert "module: ingestion_assets.sqlite_event_log" in config
+    (old_home / "dagster.yaml").write_text(
+        config.replace("module: ingestion_assets.sqlite_event_log", "module: ingestion_assets.dagster_compat")
+    )
+    with dg.DagsterInstance.from_config(str(old_home)) as loaded:
+        assert type(loaded.event_log_storage) is SqliteEventLogStorageReusingEngines
+        assert loaded.get_dynamic_partitions("documents") == ["kept.txt"]
 
 
 def test_planned_events_are_written_in_one_batch(instance, store, samples_inbox, monkeypatch):
@@ -311,3 +333,76 @@ def test_run_log_watchers_wake_on_kept_connection_writes(instance, monkeypatch):
         settled = wakeups["n"]
         time.sleep(1.5)
         assert wakeups["n"] == settled, "reading the shard does not wake its watcher"
+
+
+def test_row_classes_give_the_schemas_of_existing_stores():
+    """Stores written by the previous release, whose schemas are written out here, open unchanged:
+    the schemas derived from the row classes are the same field for field, metadata included."""
+    import pyarrow as pa
+
+    from resources.tables import ChunkRow, DocumentRow, EmbeddingRow
+
+    key = {b"lance-schema:unenforced-primary-key": b"true"}
+    ts = pa.timestamp("us", tz="UTC")
+    documents = pa.schema(
+        [
+            pa.field("doc_id", pa.string(), nullable=False, metadata=key),
+            *(pa.field(n, t) for n, t in [("source_uri", pa.string()), ("content_hash", pa.string())]),
+            *(pa.field(n, t) for n, t in [("size_bytes", pa.int64()), ("mtime", ts), ("format", pa.string())]),
+            *(pa.field(n, t) for n, t in [("page_count", pa.int32()), ("text", pa.large_string())]),
+            *(pa.field(n, t) for n, t in [("page_offsets", pa.list_(pa.int64())), ("parser_version", pa.string())]),
+            *(pa.field(n, t) for n, t in [("ingested_at", ts), ("warnings", pa.list_(pa.string()))]),
+            *(pa.field(n, t) for n, t in [("title", pa.string()), ("ocr_pages", pa.int32())]),
+        ]
+    )
+    span = [("page_start", pa.int32()), ("page_end", pa.int32())]
+    chunks = pa.schema(
+        [
+            pa.field("chunk_id", pa.string(), nullable=False, metadata=key),
+            pa.field("doc_id", pa.string(), nullable=False),
+            *(pa.field(n, t) for n, t in [("seq", pa.int32()), ("text", pa.string()), ("text_hash", pa.string())]),
+            *(pa.field(n, t) for n, t in [*span, ("char_start", pa.int64()), ("char_end", pa.int64())]),
+            *(pa.field(n, t) for n, t in [("token_count", pa.int32()), ("chunker", pa.string())]),
+            *(pa.field(n, t) for n, t in [("section", pa.string()), ("context", pa.string())]),
+        ]
+    )
+    embeddings = pa.schema(
+        [
+            pa.field("chunk_id", pa.string(), nullable=False, metadata=key),
+            pa.field("doc_id", pa.string(), nullable=False),
+            pa.field("vector", pa.list_(pa.float32(), 384)),
+            *(pa.field(n, t) for n, t in [("text", pa.string()), ("text_hash", pa.string()), *span]),
+            *(pa.field(n, t) for n, t in [("model", pa.string()), ("section", pa.string())]),
+        ]
+    )
+    assert DocumentRow.schema().equals(documents, check_metadata=True)
+    assert ChunkRow.schema().equals(chunks, check_metadata=True)
+    assert EmbeddingRow.schema(384).equals(embeddings, check_metadata=True)
+
+
+def test_chunker_settings_on_their_resource_and_at_their_old_key(instance, store, inbox):
+    """Chunk sizes are the `chunker` resource's; run config written before they moved sets them on
+    `embedder`, and still applies. The default chunker version is the previous release's, so no
+    stored chunk goes stale."""
+    import dagster as dg
+
+    from ingestion_assets.dagster_compat import range_tags
+
+    assert current_versions().chunker == "sections-3:tok-c3d1df1b9310:200/30"
+    (inbox / "long.txt").write_text(" ".join(f"word{i} about tidal energy." for i in range(600)))
+    instance.add_dynamic_partitions("documents", ["long.txt"])
+    job = current_definitions().resolve_job_def("ingest_job")
+    for resources, tokens in [
+        ({"chunker": {"config": {"chunk_tokens": 120, "chunk_overlap": 10}}}, "120/10"),
+        ({"embedder": {"config": {"chunk_tokens": 80}}}, "80/30"),
+    ]:
+        result = job.execute_in_process(
+            instance=instance, tags=range_tags("long.txt", "long.txt"), run_config={"resources": resources}
+        )
+        assert result.success
+        rows = _rows(store, CHUNKS, ["chunker", "token_count"])
+        assert {r["chunker"] for r in rows} == {f"sections-3:tok-c3d1df1b9310:{tokens}"}
+        assert max(r["token_count"] for r in rows) <= int(tokens.split("/")[0])
+        assert len(rows) > 600 * 5 // int(tokens.split("/")[0])
+        materializations = instance.fetch_materializations(dg.AssetKey("chunks"), limit=1).records
+        assert materializations[0].asset_materialization.tags["dagster/code_version"] == rows[0]["chunker"]

@@ -232,7 +232,8 @@ def test_sensor_and_schedules_default_status(value, expected):
         "defs = defs()\n"
         "print(defs.resolve_sensor_def('inbox_sensor').default_status.value,"
         " defs.resolve_schedule_def('nightly_backfill').default_status.value,"
-        " defs.resolve_schedule_def('nightly_maintenance').default_status.value)"
+        " defs.resolve_schedule_def('nightly_maintenance').default_status.value,"
+        " defs.resolve_sensor_def('dead_run_sensor').default_status.value)"
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == [expected] * 3
+    assert out.stdout.split() == [expected] * 4
