@@ -235,15 +235,8 @@ def test_four_writer_processes_neither_lose_nor_duplicate_rows(s3):
 def test_lancedb_store_write_paths_on_s3(s3):
     """Every write path of the product's LanceDBStore against the bucket: create with the primary
     key declared, per-document replace (merge_insert), delete_documents, ensure_indexes, optimize."""
-    from resources.lancedb_store import (
-        CHUNKS,
-        CHUNKS_SCHEMA,
-        DOCUMENTS,
-        EMBEDDINGS,
-        LanceDBStore,
-        embeddings_schema,
-        has_primary_key,
-    )
+    from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS, LanceDBStore, has_primary_key
+    from resources.tables import ChunkRow, EmbeddingRow
 
     uri = f"s3://{s3.bucket()}/lancedb"
     store = LanceDBStore(uri=uri, vector_index_min_rows=10**9)
@@ -251,14 +244,14 @@ def test_lancedb_store_write_paths_on_s3(s3):
 
     def chunks(doc: str, n: int, word: str = "") -> pa.Table:
         rows = [{"chunk_id": f"{doc}#{i}", "doc_id": doc, "seq": i, "text": f"{doc} {i} {word}"} for i in range(n)]
-        return pa.Table.from_pylist(rows, schema=CHUNKS_SCHEMA)
+        return pa.Table.from_pylist(rows, schema=ChunkRow.schema())
 
     def vectors(table: pa.Table) -> pa.Table:
         rows = [
             {"chunk_id": c, "doc_id": d, "vector": [1.0, 0.0, 0.0], "text": t, "model": "m"}
             for c, d, t in zip(*(table[k].to_pylist() for k in ("chunk_id", "doc_id", "text")), strict=True)
         ]
-        return pa.Table.from_pylist(rows, schema=embeddings_schema(3))
+        return pa.Table.from_pylist(rows, schema=EmbeddingRow.schema(3))
 
     both = pa.concat_tables([chunks("a.pdf", 3), chunks("b.md", 2)])
     assert store.replace_documents_rows(CHUNKS, both, ["a.pdf", "b.md"]).inserted == 5
