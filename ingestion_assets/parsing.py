@@ -353,8 +353,8 @@ def _ruled_tables(page: Any, lines: list[_Line]) -> list[_Table]:
 
     Vector graphics are grouped into connected clusters; a cluster whose vertical and horizontal
     rules give at least two columns and two rows is a grid, and each line of text inside it goes to
-    the cell holding its centre. (PyMuPDF's `find_tables` does the same and more, but costs
-    30-800 ms a page: far too slow for every page of every document.)
+    the cell holding its centre. (PyMuPDF's `find_tables` does the same and more, but is far too
+    slow to run on every page of every document.)
     """
     try:
         paths = page.get_cdrawings()

@@ -305,7 +305,7 @@ class LanceDBStore(dg.ConfigurableResource):
 
     def stored_versions(self) -> StoredVersions:
         """Per document: file fingerprint, the chunkers and models of its rows, chunk count, ingestion
-        time and warnings (one column read per table, fast at 100,000 documents)."""
+        time and warnings (one column read per table)."""
         import pyarrow.compute as pc
 
         docs = self.read(DOCUMENTS, ["doc_id", *Fingerprint._fields, "ingested_at", "warnings"])
