@@ -23,8 +23,9 @@ from sensors.nightly_maintenance import build_nightly_maintenance
 def build_definitions(settings: IngestSettings) -> dg.Definitions:
     """Everything Dagster knows, configured by `settings`; code versions come from the configured resources."""
     resources = settings.resources()
-    embedder = resources["embedder"].process_config_and_initialize()
-    versions = PhaseVersions.of(resources["chunker"].process_config_and_initialize(), embedder)
+    inline = settings.literal()
+    embedder = inline.embedding_model()
+    versions = PhaseVersions.of(inline.chunker_config(), embedder)
     jobs = build_jobs(settings)
     running = settings.automation_running
     definitions = dg.Definitions(

@@ -77,11 +77,8 @@ def current_definitions() -> dg.Definitions:
 
 def current_versions() -> PhaseVersions:
     """The parser, chunker and model versions of the resources configured by this test's environment."""
-    settings = IngestSettings.from_env()
-    return PhaseVersions.of(
-        settings.chunker_config().process_config_and_initialize(),
-        settings.embedding_model().process_config_and_initialize(),
-    )
+    settings = IngestSettings.from_env().literal()
+    return PhaseVersions.of(settings.chunker_config(), settings.embedding_model())
 
 
 def sample_keys(folder: Path) -> list[str]:
