@@ -69,9 +69,8 @@ def run_baseline(corpus_dir: Path, lancedb_uri: str) -> dict[str, Any]:
     import sentence_transformers  # noqa: F401
 
     from ingestion_assets.chunking import TokenChunker
-    from ingestion_assets.parsing import ParseError, parse_bytes
+    from ingestion_assets.parsing import ParseError, parse_bytes, supported_suffixes
     from resources.chunker_config import ChunkerConfig
-    from resources.document_source import SUPPORTED_SUFFIXES
     from resources.embedding_model import EmbeddingModel
     from resources.lancedb_store import EMBEDDINGS, TABLES, LanceDBStore
     from resources.tables import ChunkRow, DocumentRow, EmbeddingRow
@@ -89,7 +88,7 @@ def run_baseline(corpus_dir: Path, lancedb_uri: str) -> dict[str, Any]:
     doc_rows: list[DocumentRow] = []
     texts: dict[str, tuple[str, list[int]]] = {}
     failed: dict[str, str] = {}
-    for doc_id, path in walk(root, SUPPORTED_SUFFIXES):
+    for doc_id, path in walk(root, set(supported_suffixes())):
         data = path.read_bytes()
         st = path.stat()
         try:

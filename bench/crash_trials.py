@@ -86,14 +86,14 @@ def _kill_at(process: subprocess.Popen, marker: str, delay: float, timeout: floa
 
 def expected_rows(inbox: Path) -> dict[str, dict]:
     from ingestion_assets.chunking import TokenChunker
-    from ingestion_assets.parsing import ParseError, parse_bytes
+    from ingestion_assets.parsing import ParseError, parse_bytes, supported_suffixes
     from resources.chunker_config import ChunkerConfig
     from resources.document_source import DocumentSource
     from resources.embedding_model import EmbeddingModel
 
     chunker = TokenChunker.configured(ChunkerConfig(), EmbeddingModel())
     expected = {}
-    for file in DocumentSource(root_dir=str(inbox)).scan().files:
+    for file in DocumentSource(suffixes=supported_suffixes(), root_dir=str(inbox)).scan().files:
         data = file.path.read_bytes()
         try:
             parsed = parse_bytes(file.key, data)

@@ -254,12 +254,12 @@ class Model:
 
 
 def corpus_files(corpus: Path) -> list[tuple[str, bytes]]:
-    from resources.document_source import SUPPORTED_SUFFIXES
+    from ingestion_assets.parsing import supported_suffixes
 
     return [
         (p.relative_to(corpus).as_posix(), p.read_bytes())
         for p in sorted(corpus.rglob("*"))
-        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+        if p.is_file() and p.suffix.lower() in supported_suffixes()
     ]
 
 

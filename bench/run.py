@@ -250,6 +250,7 @@ def scale_run(work: Path, n: int) -> dict:
     import dagster as dg
 
     from ingestion_assets.definitions import build_definitions
+    from ingestion_assets.parsing import supported_suffixes
     from resources.document_source import DocumentSource
     from resources.lancedb_store import LanceDBStore
     from resources.settings import IngestSettings
@@ -265,7 +266,7 @@ def scale_run(work: Path, n: int) -> dict:
     create_s = time.perf_counter() - t0
     os.environ.update(_env(home, db, inbox, INGEST_DEBOUNCE_S="0"))
     instance = dg.DagsterInstance.from_config(str(home))
-    source = DocumentSource(root_dir=str(inbox))
+    source = DocumentSource(suffixes=supported_suffixes(), root_dir=str(inbox))
     store = LanceDBStore(uri=str(db))
     resources = {"source": source, "lancedb": store}
     inbox_sensor = build_definitions(IngestSettings.from_env()).resolve_sensor_def("inbox_sensor")

@@ -84,6 +84,7 @@ def tick_section(work: Path, sizes: list[int], ticks: int) -> list[dict]:
 
     from ingestion_assets.definitions import build_definitions
     from ingestion_assets.keys import documents_partitions
+    from ingestion_assets.parsing import supported_suffixes
     from ingestion_assets.records import PARTITION_ADD_CHUNK
     from resources.document_source import DocumentSource
     from resources.lancedb_store import LanceDBStore
@@ -99,7 +100,7 @@ def tick_section(work: Path, sizes: list[int], ticks: int) -> list[dict]:
         DAGSTER_HOME=str(home), INGEST_SOURCE_DIR=source_url, LANCEDB_URI=lancedb_uri, INGEST_DEBOUNCE_S="0"
     )
     instance = dg.DagsterInstance.from_config(str(home))
-    source, store = DocumentSource(root_dir=source_url), LanceDBStore(uri=lancedb_uri)
+    source, store = DocumentSource(suffixes=supported_suffixes(), root_dir=source_url), LanceDBStore(uri=lancedb_uri)
     sensor = build_definitions(IngestSettings.from_env()).resolve_sensor_def("inbox_sensor")
 
     def tick() -> tuple[float, float, dg.SensorResult]:

@@ -9,6 +9,7 @@ import dagster as dg
 from ingestion_assets.assets import build_ingest_documents
 from ingestion_assets.checks import build_ingestion_checks
 from ingestion_assets.jobs import INGEST_JOB, INGEST_JOB_CELERY, build_jobs
+from ingestion_assets.parsing.registry import supported_suffixes
 from ingestion_assets.phase_versions import PhaseVersions
 from ingestion_assets.purge import purge_job
 from ingestion_assets.report import ReportSettings
@@ -22,7 +23,7 @@ from sensors.nightly_maintenance import build_nightly_maintenance
 
 def build_definitions(settings: IngestSettings) -> dg.Definitions:
     """Everything Dagster knows, configured by `settings`; code versions come from the configured resources."""
-    resources = settings.resources()
+    resources = settings.resources(supported_suffixes())
     inline = settings.literal()
     embedder = inline.embedding_model()
     versions = PhaseVersions.of(inline.chunker_config(), embedder)

@@ -29,10 +29,6 @@ from pydantic import Field
 if TYPE_CHECKING:
     from resources.object_store import ObjectStore
 
-TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
-HTML_SUFFIXES = {".html", ".htm"}
-PYMUPDF_SUFFIXES = {".pdf", ".xps", ".oxps", ".epub", ".mobi", ".fb2", ".cbz", ".svg"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PYMUPDF_SUFFIXES
 
 PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload")
 """Names of files still being delivered: write `name.part`, then rename it to `name`."""
@@ -211,6 +207,8 @@ class DocumentSource(dg.ConfigurableResource):
     """
 
     root_dir: str = "inbox"
+    suffixes: list[str]
+    """The file types parsers read (`.pdf`, ...): given by the parsers' registry when the Definitions are built."""
     include: str = "**/*"
     exclude: str = ""
     max_file_mb: float = 512.0
@@ -283,7 +281,7 @@ class DocumentSource(dg.ConfigurableResource):
         name = rel.rsplit("/", 1)[-1]
         if name.startswith(".") or name.endswith(PARTIAL_SUFFIXES):
             return False
-        if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+        if Path(name).suffix.lower() not in self.suffixes:
             return False
         includes = self._patterns(self.include) or ["**/*"]
         if not any(_glob_match(rel, p) for p in includes):

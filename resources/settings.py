@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
@@ -103,11 +103,13 @@ class IngestSettings:
         """Whether the sensor and schedules start RUNNING (`INGEST_AUTOMATION=on`) or STOPPED."""
         return self.automation.strip().lower() not in ("off", "false", "0", "stopped")
 
-    def document_source(self) -> DocumentSource:
+    def document_source(self, suffixes: Sequence[str]) -> DocumentSource:
+        """The source, listing the file types in `suffixes` (those the parsers read)."""
         from resources.document_source import DocumentSource
 
         return DocumentSource(
             root_dir=self._bound("source_dir"),
+            suffixes=list(suffixes),
             include=self._bound("include"),
             exclude=self._bound("exclude"),
             max_file_mb=self.max_file_mb,
@@ -149,9 +151,10 @@ class IngestSettings:
             batch_size=self._bound("batch_size"),
         )
 
-    def resources(self) -> dict[str, dg.ConfigurableResource]:
+    def resources(self, suffixes: Sequence[str]) -> dict[str, dg.ConfigurableResource]:
+        """Every resource; the source lists the file types in `suffixes`."""
         return {
-            "source": self.document_source(),
+            "source": self.document_source(suffixes),
             "parser": self.parser_config(),
             "chunker": self.chunker_config(),
             "lancedb": self.lancedb_store(),

@@ -82,9 +82,10 @@ def current_versions() -> PhaseVersions:
 
 
 def sample_keys(folder: Path) -> list[str]:
+    from ingestion_assets.parsing import supported_suffixes
     from resources.document_source import DocumentSource
 
-    return [f.key for f in DocumentSource(root_dir=str(folder)).scan().files]
+    return [f.key for f in DocumentSource(suffixes=supported_suffixes(), root_dir=str(folder)).scan().files]
 
 
 def materialize(

@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 
 from ingestion_assets.keys import CHUNKS_KEY, DOCUMENTS_KEY, EMBEDDINGS_KEY, PHASE_KEYS
+from ingestion_assets.parsing import supported_suffixes
 from ingestion_assets.phase_versions import PhaseVersions
 from ingestion_assets.planning import classify_listing, phases_needed, plan_runs
 from ingestion_assets.run_health import PID_TAG, host_tags
@@ -31,7 +32,7 @@ def test_classify_listing(tmp_path):
     for name in ("same.txt", "edited.txt", "touched.txt", "fresh.txt", "unstored.txt", "renamed-to.txt"):
         (tmp_path / name).write_text(f"{name} text")
     (tmp_path / "renamed-to.txt").write_text("moved text")
-    source = DocumentSource(root_dir=str(tmp_path))
+    source = DocumentSource(suffixes=supported_suffixes(), root_dir=str(tmp_path))
     stored = {key: stored_as_listed(source, key) for key in ("same.txt", "edited.txt", "touched.txt")}
     stored["gone.txt"] = Fingerprint(3, 0, "0" * 64, "parse-now")
     stored["renamed-from.txt"] = Fingerprint(10, 0, source.content_hash("renamed-to.txt").sha256, "parse-now")
@@ -53,7 +54,7 @@ def test_classify_listing(tmp_path):
 
 def test_unreadable_file_counts_as_changed(tmp_path):
     (tmp_path / "a.txt").write_text("a")
-    source = DocumentSource(root_dir=str(tmp_path))
+    source = DocumentSource(suffixes=supported_suffixes(), root_dir=str(tmp_path))
     stored = {"a.txt": stored_as_listed(source, "a.txt")}
     files = [dataclasses.replace(f, mtime_ns=5) for f in source.scan().files]
     (tmp_path / "a.txt").unlink()
@@ -66,7 +67,7 @@ def test_phases_needed_from_status_staleness_and_change(tmp_path):
     for name in names:
         (tmp_path / name).mkdir()
         (tmp_path / name / "doc.txt").write_text(name)
-    files = DocumentSource(root_dir=str(tmp_path)).scan().files
+    files = DocumentSource(suffixes=supported_suffixes(), root_dir=str(tmp_path)).scan().files
     keys = [f.key for f in files]
     statuses = {key: dict.fromkeys(keys, Status.MATERIALIZED) for key in PHASE_KEYS}
     statuses[EMBEDDINGS_KEY]["in-progress/doc.txt"] = Status.IN_PROGRESS

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ingestion_assets.parsing import ParseError, decode_text, html_to_text, parse_bytes
+from ingestion_assets.parsing import ParseError, decode_text, html_to_text, parse_bytes, supported_suffixes
 from resources.document_source import DocumentSource, InvalidDocumentName, partition_key_for
 
 
@@ -28,19 +28,21 @@ def test_keys_are_relative_posix_paths(tmp_path):
     outside.write_text("secret")
     os.symlink(outside, tmp_path / "link.txt")
 
-    scan = DocumentSource(root_dir=str(tmp_path)).scan()
+    scan = DocumentSource(suffixes=supported_suffixes(), root_dir=str(tmp_path)).scan()
 
     assert [f.key for f in scan.files] == ["sub dir/Ünïcode, name's.md", "top.pdf"]
     assert [rel for rel, _ in scan.rejected] == ["a...b.txt"]
     with pytest.raises(InvalidDocumentName, match="symbolic links"):
-        DocumentSource(root_dir=str(tmp_path)).path_for("link.txt")
+        DocumentSource(suffixes=supported_suffixes(), root_dir=str(tmp_path)).path_for("link.txt")
 
 
 def test_include_and_exclude_globs(tmp_path):
     for name in ["a.md", "b.txt", "drafts/c.md"]:
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text("x")
-    source = DocumentSource(root_dir=str(tmp_path), include="**/*.md", exclude="drafts/*")
+    source = DocumentSource(
+        suffixes=supported_suffixes(), root_dir=str(tmp_path), include="**/*.md", exclude="drafts/*"
+    )
     assert [f.key for f in source.scan().files] == ["a.md"]
 
 

@@ -10,6 +10,7 @@ from collections import Counter
 
 import pytest
 
+from ingestion_assets.parsing import supported_suffixes
 from ingestion_assets.status import document_statuses
 from resources.document_source import DocumentSource, FileChangedWhileReading, hash_file, read_exact
 from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS
@@ -27,7 +28,7 @@ def hostile(inbox):
 
 def test_hostile_corpus_one_outcome_per_document(instance, store, hostile):
     inbox, expected = hostile
-    scan = DocumentSource(root_dir=str(inbox)).scan()
+    scan = DocumentSource(suffixes=supported_suffixes(), root_dir=str(inbox)).scan()
     keys = [f.key for f in scan.files]
     assert sorted(keys) == sorted(expected), "symlinks and '...' names are not registered"
     assert [rel for rel, _ in scan.rejected] == ["names/dots...name.txt"]

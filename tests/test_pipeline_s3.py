@@ -21,6 +21,7 @@ import dagster as dg
 import pytest
 
 from ingestion_assets.keys import DOCUMENTS_KEY, EMBEDDINGS_KEY, PHASE_KEYS
+from ingestion_assets.parsing import supported_suffixes
 from ingestion_assets.status import document_statuses
 from resources.document_source import DocumentSource, SourceUnavailable
 from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS, LanceDBStore, has_primary_key
@@ -60,7 +61,7 @@ class Bucket:
         return f"s3://{self.name}/lancedb"
 
     def source(self) -> DocumentSource:
-        return DocumentSource(root_dir=self.source_url)
+        return DocumentSource(suffixes=supported_suffixes(), root_dir=self.source_url)
 
     def store(self) -> LanceDBStore:
         return LanceDBStore(uri=self.lancedb_uri)
@@ -219,7 +220,7 @@ def test_an_object_that_cannot_be_read_fails_alone(instance, store, monkeypatch)
         url = f"s3://{name}/"
         monkeypatch.setenv("INGEST_SOURCE_DIR", url)
         monkeypatch.setenv("INGEST_DEBOUNCE_S", "0")
-        source = DocumentSource(root_dir=url)
+        source = DocumentSource(suffixes=supported_suffixes(), root_dir=url)
 
         result = tick(instance, source, store)
         assert len(result.run_requests) == 1, "the unreadable object is ingested too, so that it fails visibly"
@@ -284,7 +285,7 @@ def test_sensor_tick_fails_naming_a_missing_bucket_or_folder(instance, store, s3
         (str(tmp_path / "inbx"), r"'.*/inbx' does not exist"),
     ]:
         with pytest.raises(SourceUnavailable, match=named):
-            tick(instance, DocumentSource(root_dir=root), store)
+            tick(instance, DocumentSource(suffixes=supported_suffixes(), root_dir=root), store)
     assert instance.get_dynamic_partitions("documents") == []
 
 

@@ -11,6 +11,7 @@ import dagster as dg
 import pytest
 
 from ingestion_assets.keys import CHUNKS_KEY, DOCUMENTS_KEY, EMBEDDINGS_KEY, PHASE_KEYS
+from ingestion_assets.parsing import supported_suffixes
 from resources.chunker_config import ChunkerConfig
 from resources.document_source import DocumentSource
 from resources.embedding_model import EmbeddingModel
@@ -32,7 +33,9 @@ def no_debounce(monkeypatch):
 
 def tick(instance, inbox, store, cursor=None) -> dg.SensorResult:
     context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"source": DocumentSource(root_dir=str(inbox)), "lancedb": store}
+        instance=instance,
+        cursor=cursor,
+        resources={"source": DocumentSource(suffixes=supported_suffixes(), root_dir=str(inbox)), "lancedb": store},
     )
     result = current_definitions().resolve_sensor_def("inbox_sensor")(context)
     apply_partition_requests(instance, result)
@@ -174,7 +177,7 @@ def schedule_requests(instance, inbox, store):
     context = dg.build_schedule_context(
         instance=instance,
         resources={
-            "source": DocumentSource(root_dir=str(inbox)),
+            "source": DocumentSource(suffixes=supported_suffixes(), root_dir=str(inbox)),
             "lancedb": store,
             "chunker": ChunkerConfig(),
             "embedder": EmbeddingModel(),

@@ -11,6 +11,7 @@ import pytest
 
 from ingestion_assets import verification
 from ingestion_assets.keys import PHASE_KEYS
+from ingestion_assets.parsing import supported_suffixes
 from ingestion_assets.report import ReportSettings, build_report
 from ingestion_assets.search import search
 from ingestion_assets.status import document_statuses
@@ -33,7 +34,7 @@ def ingested(instance, store, samples_inbox):
 
 
 def run_checks(instance, store, source_dir, model):
-    source = DocumentSource(root_dir=str(source_dir))
+    source = DocumentSource(suffixes=supported_suffixes(), root_dir=str(source_dir))
     return {
         "parity": verification.parity(instance, store, current_versions().model, 0.5),
         "orphans": verification.orphans(instance, store, source),
@@ -133,7 +134,7 @@ def test_search_finds_documents_by_content(instance, store, ingested, model):
 def test_report_ready_flips_on_failed_check_or_empty_query(instance, store, samples_inbox, ingested, model, tmp_path):
     queries = tmp_path / "queries.yaml"
     shutil.copy(SAMPLES / "queries.yaml", queries)
-    source = DocumentSource(root_dir=str(samples_inbox))
+    source = DocumentSource(suffixes=supported_suffixes(), root_dir=str(samples_inbox))
     report = build_report(instance, store, source, model, ReportSettings(str(queries)))
     assert report["ready_for_queries"] is True
     assert all(q["expected_in_top3"] for q in report["sample_queries"])

@@ -1,0 +1,111 @@
+"""What a parser returns: the document as Markdown-flavoured text with page boundaries, and its limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, NamedTuple
+
+from resources.tables import DocumentRow
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from resources.parser_config import ParserConfig
+
+PARSER_VERSION = f"parse-2+pymupdf-{version('pymupdf')}"
+PAGE_SEPARATOR = "\n\n"
+
+
+class ParseError(ValueError):
+    """The document cannot be turned into text; the message says why, for a human."""
+
+
+class Section(NamedTuple):
+    """A heading: where it starts in `ParsedDocument.text`, its level (1 = top) and its text."""
+
+    char_start: int
+    level: int
+    title: str
+
+
+@dataclass
+class ParsedDocument:
+    format: str
+    text: str
+    page_offsets: list[int]
+    """Character offset in `text` where each page starts; text formats are a single page."""
+    warnings: list[str] = field(default_factory=list)
+    title: str = ""
+    """First top-level heading, else the PDF metadata title / HTML <title>, else the file stem."""
+    sections: list[Section] = field(default_factory=list)
+    """Headings in text order, positioned in `text` (the start of their `#` line)."""
+    ocr_pages: int = 0
+    """Pages whose text was recognised by OCR (scanned pages without a text layer)."""
+    metadata: dict[str, str] = field(default_factory=dict)
+    """What the file says about itself: author, created, modified; from, to, subject, date of a message."""
+
+    @property
+    def page_count(self) -> int:
+        return len(self.page_offsets)
+
+    @classmethod
+    def from_row(cls, row: DocumentRow) -> ParsedDocument:
+        """A stored parse, as the parser returned it (headings are read again from the text's `#` lines)."""
+        return cls(
+            row.format,
+            row.text or "",
+            list(row.page_offsets or [0]),
+            list(row.warnings or []),
+            title=row.title or "",
+            ocr_pages=row.ocr_pages or 0,
+        )
+
+    def row(
+        self, doc_id: str, source_uri: str, content_hash: str, size_bytes: int, mtime: datetime, ingested_at: datetime
+    ) -> DocumentRow:
+        """The `documents` row of this parse of the file `doc_id`."""
+        return DocumentRow(
+            doc_id=doc_id,
+            source_uri=source_uri,
+            content_hash=content_hash,
+            size_bytes=size_bytes,
+            mtime=mtime,
+            format=self.format,
+            page_count=self.page_count,
+            text=self.text,
+            page_offsets=self.page_offsets,
+            parser_version=PARSER_VERSION,
+            ingested_at=ingested_at,
+            warnings=self.warnings,
+            title=self.title,
+            ocr_pages=self.ocr_pages,
+        )
+
+
+def document_format(key: str) -> str:
+    return PurePosixPath(key).suffix.lower().lstrip(".") or "unknown"
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    """A document over a limit fails with a clear reason instead of stalling its batch."""
+
+    max_pages: int = 5000
+    max_seconds: float = 300.0
+    ocr: bool = False
+    """Recognise the text of pages without a text layer with Tesseract (when it is installed)."""
+    ocr_language: str = "eng"
+    """Tesseract language(s), e.g. "eng" or "deu+eng"."""
+    ocr_dpi: int = 300
+
+    @classmethod
+    def of(cls, config: ParserConfig) -> ParseLimits:
+        return cls(max_pages=config.max_pages, max_seconds=config.max_parse_seconds, ocr=config.ocr)
+
+
+def with_empty_warning(doc: ParsedDocument) -> ParsedDocument:
+    if not doc.text.strip():
+        doc.warnings.append("no text (empty file): nothing to search")
+    return doc
