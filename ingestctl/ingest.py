@@ -104,11 +104,12 @@ def _source_root_for(path: str) -> tuple[str | None, Path | str]:
     as part of it (same keys); one outside becomes the source root for this invocation. A PATH
     that does not exist, cannot be listed or has an unsupported scheme raises SourceUnavailable.
     """
+    from ingestion_assets.parsing.registry import supported_suffixes
     from resources.document_source import DocumentSource, SourceUnavailable, is_remote
     from resources.settings import IngestSettings
 
-    configured = DocumentSource(root_dir=IngestSettings.from_env().source_dir)
-    target = DocumentSource(root_dir=path)
+    configured = DocumentSource(root_dir=IngestSettings.from_env().source_dir, suffixes=supported_suffixes())
+    target = DocumentSource(root_dir=path, suffixes=supported_suffixes())
     if is_remote(path):
         url = target.object_store().url
         if configured.is_object_store:

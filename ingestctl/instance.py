@@ -66,7 +66,9 @@ class CliContext:
 
     @cached_property
     def source(self) -> DocumentSource:
-        return self.settings.literal().document_source()
+        from ingestion_assets.parsing.registry import supported_suffixes
+
+        return self.settings.literal().document_source(supported_suffixes())
 
     @cached_property
     def store(self) -> LanceDBStore:
