@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("docs", nargs="*", metavar="DOC", help="document ids (default: all)")
     status.add_argument("--json", action="store_true")
     status.add_argument("--failed", action="store_true", help="only documents with a failed phase")
+    status.add_argument(
+        "--skipped", action="store_true", help="the files of the last listing that are not documents, with the reason"
+    )
 
     search = sub.add_parser("search", help="hybrid (or vector) search over the embeddings")
     search.add_argument("query")
@@ -88,6 +91,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from ingestctl import query
 
     if args.command == "status":
+        if args.skipped:
+            return query.run_skipped(args.json)
         return query.run_status(args.docs, args.json, args.failed)
     if args.command == "search":
         return query.run_search(args.query, args.k, args.hybrid, args.json)

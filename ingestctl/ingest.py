@@ -20,6 +20,7 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -
     from ingestion_assets.planning import plan_work
     from ingestion_assets.records import register_partitions
     from ingestion_assets.run_health import fail_dead_runs
+    from ingestion_assets.source_listing import SourceListing
     from ingestion_assets.status import document_statuses
 
     for rel, reason in scan.rejected:
@@ -29,6 +30,11 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -
         f"source {cli.source.location}: {len(keys)} document(s); LanceDB {cli.store.uri}; "
         f"DAGSTER_HOME {instance.root_directory}"
     )
+    listing = SourceListing.of(cli.source.location, scan)
+    if listing.skipped:
+        print(listing.summary())
+    if under is None or override is not None:
+        listing.record(instance)
 
     dead = fail_dead_runs(instance)
     if dead:

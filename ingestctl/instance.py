@@ -57,8 +57,13 @@ class CliContext:
         settings = IngestSettings.from_env()
         if source_dir is None:
             return cls(settings, {})
-        run_config = {"resources": {"source": {"config": {"root_dir": source_dir}}}}
-        return cls(settings.override(source_dir=source_dir), run_config)
+        settings = settings.override(source_dir=source_dir)
+        # Run config replaces a resource's whole configuration: give the source all of it.
+        from ingestion_assets.parsing.registry import supported_suffixes
+
+        source = settings.literal().document_source(supported_suffixes())
+        config = {name: value for name, value in source.model_dump().items() if value is not None}
+        return cls(settings, {"resources": {"source": {"config": config}}})
 
     @cached_property
     def instance(self) -> dg.DagsterInstance:

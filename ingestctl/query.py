@@ -34,6 +34,31 @@ def run_status(doc_ids: list[str], as_json: bool, failed_only: bool) -> int:
     return 0
 
 
+def run_skipped(as_json: bool) -> int:
+    """The skipped files of the last recorded listing (the inbox sensor's or `ingestctl ingest`'s)."""
+    from datetime import UTC, datetime
+
+    from ingestion_assets.source_listing import MAX_NAMES, SourceListing
+
+    listing = SourceListing.latest(CliContext.from_env().instance)
+    if listing is None:
+        print("no listing recorded yet: run `ingestctl ingest` or let the inbox sensor tick", file=sys.stderr)
+        return 0
+    if as_json:
+        print(listing.as_json())
+        return 0
+    when = datetime.fromtimestamp(listing.observed_at or 0, UTC).isoformat(timespec="seconds")
+    print(f"listing of {listing.location} at {when}: {listing.documents} document(s); {listing.summary(0)}")
+    for reason, names in listing.names.items():
+        for name in names:
+            print(f"{reason:<20} {name}")
+        if listing.skipped[reason] > len(names):
+            print(f"{reason:<20} ... and {listing.skipped[reason] - len(names)} more (the first {MAX_NAMES} are kept)")
+    for name in listing.invalid_names:
+        print(f"{'invalid name':<20} {name}")
+    return 0
+
+
 def run_search(query: str, k: int, hybrid: bool, as_json: bool) -> int:
     from ingestion_assets.search import SearchUnavailable, search
 

@@ -13,6 +13,7 @@ from ingestion_assets.parsing.registry import supported_suffixes
 from ingestion_assets.phase_versions import PhaseVersions
 from ingestion_assets.purge import purge_job
 from ingestion_assets.report import ReportSettings
+from ingestion_assets.source_listing import source_files
 from ingestion_assets.upkeep_assets import build_ingestion_report, lancedb_maintenance
 from resources.settings import IngestSettings
 from sensors.dead_run_sensor import build_dead_run_sensor
@@ -32,6 +33,7 @@ def build_definitions(settings: IngestSettings) -> dg.Definitions:
     definitions = dg.Definitions(
         assets=[
             build_ingest_documents(versions, embedder.dimensions, settings.max_docs_per_run),
+            source_files,
             lancedb_maintenance,
             build_ingestion_report(ReportSettings.of(settings)),
         ],

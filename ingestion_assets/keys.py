@@ -11,6 +11,8 @@ PHASE_KEYS = (DOCUMENTS_KEY, CHUNKS_KEY, EMBEDDINGS_KEY)
 """The three phases of ingestion, in order; each is one LanceDB table of the same name."""
 UPSTREAM = {CHUNKS_KEY: DOCUMENTS_KEY, EMBEDDINGS_KEY: CHUNKS_KEY}
 
+SOURCE_FILES_KEY = dg.AssetKey("source_files")
+"""The external asset of the source's listing (documents, and skipped files with their reasons)."""
 MAINTENANCE_KEY = dg.AssetKey("lancedb_maintenance")
 REPORT_KEY = dg.AssetKey("ingestion_report")
 

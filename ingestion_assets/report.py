@@ -12,6 +12,7 @@ from ingestion_assets import verification
 from ingestion_assets.dagster_compat import RANGE_END, RANGE_START
 from ingestion_assets.keys import PHASE_KEYS
 from ingestion_assets.records import phase_statuses, registered_partitions
+from ingestion_assets.source_listing import SourceListing
 from ingestion_assets.status import STATE_NAMES
 from resources.document_source import DocumentSource
 from resources.embedding_model import EmbeddingModel
@@ -114,6 +115,7 @@ def build_report(
             }
         )
     ready = all(c.passed for c in checks) and all(q["hits"] > 0 for q in queries)
+    listing = SourceListing.latest(instance)
     return {
         "ready_for_queries": ready,
         "documents": len(keys),
@@ -124,6 +126,11 @@ def build_report(
             for c in checks
         ],
         "drift_pct": next(c.metadata["drift_pct"] for c in checks if c.name == "parity"),
+        "skipped_files": (
+            {"total": listing.skipped_total, "by_reason": listing.skipped, "summary": listing.summary()}
+            if listing is not None
+            else None
+        ),
         "sample_queries": queries,
         "recent_runs": recent_runs(instance),
         "model": model.model_id,
@@ -152,6 +159,8 @@ def report_markdown(report: dict[str, Any]) -> str:
     lines += ["| table | rows | version | fragments | indices |", "|---|---|---|---|---|"]
     for name, t in report["tables"].items():
         lines.append(f"| {name} | {t['rows']} | {t['version']} | {t['fragments']} | {t['indices']} |")
+    if report["skipped_files"] is not None:
+        lines += ["", "#### Files that are not documents", "", report["skipped_files"]["summary"]]
     lines += ["", "#### Checks", ""]
     lines += ["| check | passed | result |", "|---|---|---|"]
     for c in report["checks"]:

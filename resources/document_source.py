@@ -18,7 +18,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote, urlparse
@@ -110,10 +110,22 @@ class ContentHash(NamedTuple):
         return self.mtime_ns
 
 
+HIDDEN = "hidden"
+PARTIAL_UPLOAD = "partial upload"
+UNSUPPORTED_TYPE = "unsupported type"
+EXCLUDED = "excluded by pattern"
+NOT_REGULAR = "not a regular file"
+SKIP_REASONS = (UNSUPPORTED_TYPE, HIDDEN, PARTIAL_UPLOAD, EXCLUDED, NOT_REGULAR)
+"""Why a file under the source is not a document. A hidden folder is one entry (`.git/`), not one per file."""
+
+
 @dataclass(frozen=True)
 class Scan:
     files: list[SourceFile]
     rejected: list[tuple[str, str]]
+    """(path, reason) of files whose name cannot be a partition key: they fail the listing's run."""
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """(path, reason) of the files that are not documents, each reason one of SKIP_REASONS."""
 
 
 def partition_key_for(relative: PurePosixPath | str) -> str:
@@ -207,8 +219,10 @@ class DocumentSource(dg.ConfigurableResource):
     """
 
     root_dir: str = "inbox"
-    suffixes: list[str]
-    """The file types parsers read (`.pdf`, ...): given by the parsers' registry when the Definitions are built."""
+    suffixes: list[str] = Field(
+        default_factory=list,
+        description="The file types the parsers read (`.pdf`, ...), given by their registry; needed to list the source.",
+    )
     include: str = "**/*"
     exclude: str = ""
     max_file_mb: float = 512.0
@@ -277,16 +291,21 @@ class DocumentSource(dg.ConfigurableResource):
     def _patterns(self, value: str) -> list[str]:
         return [p.strip() for p in value.split(",") if p.strip()]
 
-    def _wanted(self, rel: str) -> bool:
+    def skip_reason(self, rel: str) -> str | None:
+        """Why the file at `rel` (relative to the root) is not a document, or None if it is one."""
         name = rel.rsplit("/", 1)[-1]
-        if name.startswith(".") or name.endswith(PARTIAL_SUFFIXES):
-            return False
-        if Path(name).suffix.lower() not in self.suffixes:
-            return False
+        if name.startswith("."):
+            return HIDDEN
+        if name.endswith(PARTIAL_SUFFIXES):
+            return PARTIAL_UPLOAD
         includes = self._patterns(self.include) or ["**/*"]
-        if not any(_glob_match(rel, p) for p in includes):
-            return False
-        return not any(_glob_match(rel, p) for p in self._patterns(self.exclude))
+        if not any(_glob_match(rel, p) for p in includes) or any(
+            _glob_match(rel, p) for p in self._patterns(self.exclude)
+        ):
+            return EXCLUDED
+        if Path(name).suffix.lower() not in self.suffixes:
+            return UNSUPPORTED_TYPE
+        return None
 
     def scan(self, under: Path | str | None = None) -> Scan:
         """Every supported document under the root (or a folder / prefix inside it), sorted by key.
@@ -294,6 +313,8 @@ class DocumentSource(dg.ConfigurableResource):
         Names that cannot be partition keys are returned in `rejected`, with the reason. A root
         that does not exist or cannot be listed raises SourceUnavailable naming it.
         """
+        if not self.suffixes:
+            raise ValueError("the document source has no file types to list: set `suffixes` (the parsers' registry)")
         if self.is_object_store:
             return self._scan_objects(under)
         rejected: list[tuple[str, str]] = []
@@ -302,6 +323,7 @@ class DocumentSource(dg.ConfigurableResource):
         self.ensure_inside(start)
         self._check_folder(start)
         found: list[SourceFile] = []
+        skipped: list[tuple[str, str]] = []
         stack = [start]
         while stack:
             folder = stack.pop()
@@ -310,17 +332,20 @@ class DocumentSource(dg.ConfigurableResource):
             except OSError:
                 continue
             for entry in entries:
+                rel = Path(entry.path).relative_to(root).as_posix()
+                is_dir = entry.is_dir(follow_symlinks=False)
                 if entry.name.startswith("."):
+                    skipped.append((rel + "/" if is_dir else rel, HIDDEN))
                     continue
-                if entry.is_symlink():
+                if entry.is_symlink() or not (is_dir or entry.is_file(follow_symlinks=False)):
+                    skipped.append((rel, NOT_REGULAR))
                     continue
-                if entry.is_dir(follow_symlinks=False):
+                if is_dir:
                     stack.append(Path(entry.path))
                     continue
-                if not entry.is_file(follow_symlinks=False):
-                    continue
-                rel = Path(entry.path).relative_to(root).as_posix()
-                if not self._wanted(rel):
+                reason = self.skip_reason(rel)
+                if reason is not None:
+                    skipped.append((rel, reason))
                     continue
                 try:
                     key = partition_key_for(rel)
@@ -330,7 +355,7 @@ class DocumentSource(dg.ConfigurableResource):
                 st = entry.stat(follow_symlinks=False)
                 found.append(SourceFile(key, Path(entry.path), st.st_size, st.st_mtime_ns))
         found.sort(key=lambda f: f.key)
-        return Scan(found, rejected)
+        return Scan(found, rejected, sorted(skipped))
 
     def _scan_objects(self, under: Path | str | None) -> Scan:
         """One paginated listing (1,000 keys a request, no per-object request)."""
@@ -346,13 +371,20 @@ class DocumentSource(dg.ConfigurableResource):
             store = sub
         found: list[SourceFile] = []
         rejected: list[tuple[str, str]] = []
+        skipped: dict[str, str] = {}
         try:
             for item in store.iter_objects():
                 if item is None:
                     continue
                 if isinstance(item, ObjectEntry):
                     rel = below + item.key
-                    if not self._wanted(rel):
+                    hidden_folder = _hidden_folder(rel)
+                    if hidden_folder is not None:
+                        skipped.setdefault(hidden_folder, HIDDEN)
+                        continue
+                    reason = self.skip_reason(rel)
+                    if reason is not None:
+                        skipped[rel] = reason
                         continue
                     try:
                         key = partition_key_for(rel)
@@ -362,12 +394,12 @@ class DocumentSource(dg.ConfigurableResource):
                     found.append(SourceFile(key, None, item.size_bytes, _whole_seconds(item.mtime_ns), item.etag))
                 else:
                     rel, reason = below + item[0], item[1]
-                    if self._wanted(rel):
+                    if self.skip_reason(rel) is None:
                         rejected.append((rel, f"{rel!r}: {reason}"))
         except ObjectStoreError as exc:
             raise SourceUnavailable(f"document source {exc}") from exc
         found.sort(key=lambda f: f.key)
-        return Scan(found, rejected)
+        return Scan(found, rejected, sorted(skipped.items()))
 
     def relative_prefix(self, url: str) -> str | None:
         """The key prefix of `url` relative to this s3:// source ('' for the root), or None if outside."""
@@ -525,6 +557,15 @@ class DocumentSource(dg.ConfigurableResource):
             if isinstance(exc, OSError | ValueError):
                 raise
             raise SourceReadError(str(exc)) from exc
+
+
+def _hidden_folder(rel: str) -> str | None:
+    """The first hidden folder (`.git/`) on the way to `rel`, if any."""
+    parts = rel.split("/")[:-1]
+    for i, part in enumerate(parts):
+        if part.startswith("."):
+            return "/".join(parts[: i + 1]) + "/"
+    return None
 
 
 def _glob_match(rel: str, pattern: str) -> bool:

@@ -267,8 +267,9 @@ class ObjectStore:
     def iter_objects(self) -> Iterator[ObjectEntry | tuple[str, str] | None]:
         """Every object under the prefix, page by page (1,000 keys a request), in key order.
 
-        Yields an ObjectEntry for a wanted object, `(relative_key, reason)` for a refused key and
-        None for a skipped one (folder marker, hidden, partial upload).
+        Yields an ObjectEntry for an object, also a hidden one or a partial upload (the caller says
+        why it is not a document), `(relative_key, reason)` for a refused key and None for a folder
+        marker.
         """
         client = self._client()
         paginator = client.get_paginator("list_objects_v2")
@@ -280,10 +281,10 @@ class ObjectStore:
             for page in pages:
                 for obj in page.get("Contents", ()):
                     relative = obj["Key"][len(loc.prefix) :]
-                    if _skip(relative):
+                    if relative == "" or relative.endswith("/"):
                         yield None
                         continue
-                    problem = relative_key_problem(relative)
+                    problem = None if _skip(relative) else relative_key_problem(relative)
                     if problem is not None:
                         yield (relative, problem)
                         continue
@@ -297,7 +298,7 @@ class ObjectStore:
         rejected: list[tuple[str, str]] = []
         skipped = 0
         for item in self.iter_objects():
-            if item is None:
+            if item is None or (isinstance(item, ObjectEntry) and _skip(item.key)):
                 skipped += 1
             elif isinstance(item, ObjectEntry):
                 entries.append(item)

@@ -15,6 +15,7 @@ import dagster as dg
 from ingestion_assets.keys import DOCUMENTS_KEY
 from ingestion_assets.planning import classify_listing
 from ingestion_assets.records import Status, failure_stamps, phase_statuses, registered_partitions
+from ingestion_assets.source_listing import SourceListing
 from resources.document_source import DocumentSource, FileChangedWhileReading, SourceFile
 from resources.lancedb_store import LanceDBStore
 
@@ -32,6 +33,8 @@ class InboxChanges:
     waiting: list[str] = field(default_factory=list)
     """Files written too recently (debounce) or over this tick's budget: a later tick takes them."""
     partition_order: list[str] = field(default_factory=list)
+    listing: SourceListing | None = None
+    """The documents and skipped files of this tick's listing."""
 
 
 def detect_changes(
@@ -47,6 +50,7 @@ def detect_changes(
     changes = InboxChanges()
     scan = source.scan()
     changes.files = len(scan.files)
+    changes.listing = SourceListing.of(source.location, scan)
     now_ns = time.time_ns()
     settled: list[SourceFile] = []
     for file in scan.files:

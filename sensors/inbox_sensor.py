@@ -42,7 +42,8 @@ def build_inbox_sensor(
             "ingested in batched ranged runs; changed files (size/mtime, then sha256) are re-ingested; deleted files lose their "
             "partition and their rows; renamed files reuse their stored parse and vectors. Files "
             f"younger than {settings.debounce_s:g} s (INGEST_DEBOUNCE_S), dot-files and *.part/*.tmp/*.crdownload "
-            "wait. A document that failed is not retried until its file changes (see nightly_backfill)."
+            "wait. A document that failed is not retried until its file changes (see nightly_backfill). "
+            "Files that are not documents are counted per reason on the `source_files` asset."
         ),
     )
     def inbox_sensor(
@@ -82,10 +83,14 @@ def build_inbox_sensor(
             "purge": len(changes.to_purge),
             "deferred_purge": len(changes.deferred_purge),
             "waiting": len(changes.waiting),
+            "skipped": changes.listing.skipped_total,
             "seconds": round(time.perf_counter() - started, 3),
         }
         context.log.info(f"inbox: {summary}")
+        if changes.listing.skipped:
+            context.log.info(changes.listing.summary())
         return dg.SensorResult(
+            asset_events=[changes.listing.observation()] if changes.listing.is_news(context.instance) else [],
             run_requests=run_requests,
             dynamic_partitions_requests=partition_requests,
             cursor=json.dumps(summary, sort_keys=True),

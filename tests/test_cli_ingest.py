@@ -24,6 +24,9 @@ def _ingestctl(*args, env, cwd):
 def test_ingest_samples_then_nothing_to_do(tmp_path):
     work = tmp_path / "work"
     shutil.copytree(SAMPLES, work / "samples")
+    for n in range(20):
+        (work / "samples" / ".git" / "objects").mkdir(parents=True, exist_ok=True)
+        (work / "samples" / ".git" / "objects" / f"{n}.txt").write_text("object")
     shutil.copy(REPO / "dagster.yaml", work / "dagster.yaml")
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "LANCEDB_URI", "INGEST_SOURCE_DIR")}
     env["PYTHONPATH"] = str(REPO)
@@ -31,6 +34,13 @@ def test_ingest_samples_then_nothing_to_do(tmp_path):
     first = _ingestctl("ingest", "samples", env=env, cwd=work)
 
     assert first.returncode == 0, first.stdout + first.stderr
+    assert "2 file(s) skipped: 1 unsupported type (queries.yaml); 1 hidden (.git/)" in first.stdout
+    skipped = _ingestctl("status", "--skipped", env=env, cwd=work)
+    assert skipped.returncode == 0, skipped.stderr
+    assert [line.split() for line in skipped.stdout.splitlines()[1:]] == [
+        ["unsupported", "type", "queries.yaml"],
+        ["hidden", ".git/"],
+    ]
     keys = sample_keys(work / "samples")
     for key in keys:
         line = next(line for line in first.stdout.splitlines() if line.startswith(key + " "))

@@ -36,6 +36,29 @@ def test_keys_are_relative_posix_paths(tmp_path):
         DocumentSource(suffixes=supported_suffixes(), root_dir=str(tmp_path)).path_for("link.txt")
 
 
+def test_every_file_is_a_document_or_skipped_with_its_reason(tmp_path):
+    for name in ["doc.md", "notes/draft.md", "archive.tar", "big.pdf.part", ".env", "scratch/x.md"]:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x")
+    for n in range(50):
+        (tmp_path / ".git" / "objects").mkdir(parents=True, exist_ok=True)
+        (tmp_path / ".git" / "objects" / f"{n}.txt").write_text("x")
+    os.mkfifo(tmp_path / "pipe.txt")
+    source = DocumentSource(suffixes=supported_suffixes(), root_dir=str(tmp_path), exclude="scratch/*")
+
+    scan = source.scan()
+
+    assert [f.key for f in scan.files] == ["doc.md", "notes/draft.md"]
+    assert scan.skipped == [
+        (".env", "hidden"),
+        (".git/", "hidden"),
+        ("archive.tar", "unsupported type"),
+        ("big.pdf.part", "partial upload"),
+        ("pipe.txt", "not a regular file"),
+        ("scratch/x.md", "excluded by pattern"),
+    ]
+
+
 def test_include_and_exclude_globs(tmp_path):
     for name in ["a.md", "b.txt", "drafts/c.md"]:
         (tmp_path / name).parent.mkdir(exist_ok=True)

@@ -3,6 +3,7 @@ build_schedule_context on a persistent test instance; their runs executed for re
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -240,3 +241,31 @@ def test_sensor_and_schedules_default_status(value, expected):
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.split() == [expected] * 4
+
+
+def test_tick_records_the_skipped_files_once(instance, store, inbox):
+    from ingestion_assets.source_listing import SourceListing
+
+    (inbox / "note.txt").write_text("A note about tides.")
+    (inbox / "setup.exe").write_bytes(b"MZ")
+    (inbox / "report.pdf.part").write_bytes(b"%PDF")
+    (inbox / ".cache").mkdir()
+    (inbox / ".cache" / "a.txt").write_text("x")
+
+    first = tick(instance, inbox, store)
+
+    assert json.loads(first.cursor)["skipped"] == 3
+    [observation] = first.asset_events
+    assert observation.metadata["skipped_by_reason"].value == {"unsupported type": 1, "hidden": 1, "partial upload": 1}
+    assert observation.metadata["skipped_files"].value == {
+        "unsupported type": ["setup.exe"],
+        "hidden": [".cache/"],
+        "partial upload": ["report.pdf.part"],
+    }
+    instance.report_runless_asset_event(observation)
+    assert tick(instance, inbox, store).asset_events == [], "an unchanged listing is not recorded again"
+    (inbox / "setup.exe").unlink()
+    [changed] = tick(instance, inbox, store).asset_events
+    assert changed.metadata["skipped"].value == 2
+    latest = SourceListing.latest(instance)
+    assert latest.documents == 1 and latest.skipped == {"unsupported type": 1, "hidden": 1, "partial upload": 1}
