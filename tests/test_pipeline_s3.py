@@ -358,3 +358,19 @@ def test_ingestctl_ingests_a_bucket(bucket, tmp_path):
     assert "0 document(s) to process in 0 run(s)" in again.stdout
     assert bucket.store().versions() == versions
     assert_rows_exactly_once(bucket.store(), {"beekeeping.md", "tidal-energy.txt", "notes/later.pdf"})
+
+
+def test_bucket_listing_names_every_object_that_is_not_a_document(bucket):
+    for key in ["doc.md", "sub/note.txt", "setup.exe", "big.pdf.part", ".env", "sub/.git/a.txt", "sub/.git/b.txt"]:
+        bucket.put(key, b"x")
+    bucket.put("folder/", b"")
+
+    scan = bucket.source().scan()
+
+    assert [f.key for f in scan.files] == ["doc.md", "sub/note.txt"]
+    assert scan.skipped == [
+        (".env", "hidden"),
+        ("big.pdf.part", "partial upload"),
+        ("setup.exe", "unsupported type"),
+        ("sub/.git/", "hidden"),
+    ]
