@@ -176,6 +176,8 @@ class BatchIngestion:
                 "size_bytes": fingerprint.size_bytes,
                 **({"reused_parse_of": reused_from} if reused_from else {}),
                 "source": self.source.display(doc_id),
+                **({"title": doc.title} if doc.title else {}),
+                **({"document_metadata": doc.metadata} if doc.metadata else {}),
                 "warnings": doc.warnings,
             }
             then(doc_id)

@@ -96,6 +96,8 @@ class DocumentRow(Row):
     warnings: list[str] = column(pa.list_(pa.string()))
     title: str | None = column(pa.string())
     ocr_pages: int | None = column(pa.int32())
+    metadata: str | None = column(pa.string())
+    """What the file says about itself (author, dates; a message's sender and subject), as a JSON object."""
 
 
 @dataclass(frozen=True)

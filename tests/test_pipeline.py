@@ -335,12 +335,9 @@ def test_run_log_watchers_wake_on_kept_connection_writes(instance, monkeypatch):
         assert wakeups["n"] == settled, "reading the shard does not wake its watcher"
 
 
-def test_row_classes_give_the_schemas_of_existing_stores():
-    """Stores written by the previous release, whose schemas are written out here, open unchanged:
-    the schemas derived from the row classes are the same field for field, metadata included."""
+def previous_release_schemas():
+    """The tables as the previous release (commit 3a85dcc) wrote them, field for field."""
     import pyarrow as pa
-
-    from resources.tables import ChunkRow, DocumentRow, EmbeddingRow
 
     key = {b"lance-schema:unenforced-primary-key": b"true"}
     ts = pa.timestamp("us", tz="UTC")
@@ -375,9 +372,53 @@ def test_row_classes_give_the_schemas_of_existing_stores():
             *(pa.field(n, t) for n, t in [("model", pa.string()), ("section", pa.string())]),
         ]
     )
-    assert DocumentRow.schema().equals(documents, check_metadata=True)
+    return documents, chunks, embeddings
+
+
+def test_row_classes_give_the_schemas_of_existing_stores():
+    """The schemas derived from the row classes are the previous release's, field for field and
+    metadata included, plus the columns added since (empty in existing stores)."""
+    import pyarrow as pa
+
+    from resources.tables import ChunkRow, DocumentRow, EmbeddingRow
+
+    documents, chunks, embeddings = previous_release_schemas()
+    assert DocumentRow.schema().equals(documents.append(pa.field("metadata", pa.string())), check_metadata=True)
     assert ChunkRow.schema().equals(chunks, check_metadata=True)
     assert EmbeddingRow.schema(384).equals(embeddings, check_metadata=True)
+
+
+def test_store_of_the_previous_release_is_upgraded_in_place(instance, store, inbox):
+    """Tables written with the previous release's schemas: the next ingestion adds the new column
+    (empty for the rows already there) in one commit and writes its rows; the old rows stay readable."""
+    import json
+    from datetime import UTC, datetime
+
+    import lancedb
+    import pyarrow as pa
+
+    documents, chunks, embeddings = previous_release_schemas()
+    db = lancedb.connect(store.uri)
+    now = datetime.now(UTC)
+    old_row = {
+        "doc_id": "kept.txt", "source_uri": "file:///kept.txt", "content_hash": "0" * 64, "size_bytes": 4,
+        "mtime": now, "format": "txt", "page_count": 1, "text": "kept", "page_offsets": [0],
+        "parser_version": "parse-2", "ingested_at": now, "warnings": [], "title": "kept", "ocr_pages": 0,
+    }  # fmt: skip
+    db.create_table(DOCUMENTS, pa.Table.from_pylist([old_row], schema=documents))
+    db.create_table(CHUNKS, schema=chunks)
+    db.create_table(EMBEDDINGS, schema=embeddings)
+    (inbox / "new.html").write_text(
+        "<html><head><title>Tide tables</title></head><body><p>High water.</p></body></html>"
+    )
+
+    assert materialize(instance, ["new.html"]).success
+
+    rows = {r["doc_id"]: r for r in _rows(store, DOCUMENTS)}
+    assert rows["kept.txt"]["metadata"] is None and rows["kept.txt"]["text"] == "kept"
+    assert rows["new.html"]["title"] == "Tide tables"
+    assert json.loads(rows["new.html"]["metadata"] or "{}") == {}
+    assert [r["doc_id"] for r in _rows(store, EMBEDDINGS, ["doc_id"])] == ["new.html"]
 
 
 def test_chunker_settings_on_their_resource_and_at_their_old_key(instance, store, inbox):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import PurePosixPath
@@ -60,6 +61,7 @@ class ParsedDocument:
             list(row.warnings or []),
             title=row.title or "",
             ocr_pages=row.ocr_pages or 0,
+            metadata=json.loads(row.metadata) if row.metadata else {},
         )
 
     def row(
@@ -81,6 +83,7 @@ class ParsedDocument:
             warnings=self.warnings,
             title=self.title,
             ocr_pages=self.ocr_pages,
+            metadata=json.dumps(self.metadata, sort_keys=True, ensure_ascii=False) if self.metadata else None,
         )
 
 
