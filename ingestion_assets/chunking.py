@@ -7,12 +7,22 @@ Every chunk knows its section path ("3 Options › 3.2 Rounding") and carries a 
 "document title › section path\\n\\n", meant to be embedded in front of its text: the header is
 counted in the token budget, so `context + text` never exceeds `chunk_tokens` (a header that would
 leave too little room for text is shortened, never the text).
+
+A Markdown table longer than a chunk (lines starting with `|`: header row, `|---|` line, rows) is
+split by rows: the first piece holds the header row and its `|---|` line as written (with a short
+lead-in before the table, such as the sheet's heading), and every later piece carries them in its
+context header instead ("title › section\\n\\n| a | b |\\n|---|---|\\n"), so each chunk says what its
+columns mean while its `char_start`/`char_end` still point at its own text. A row longer than the
+room left is split as text (langchain's splitter, then token offsets), each part with the table
+header in its context. Table pieces do not overlap. A table whose header row would take more than
+half the room is split as text.
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
+import re
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -26,9 +36,12 @@ if TYPE_CHECKING:
     from resources.chunker_config import ChunkerConfig
     from resources.embedding_model import EmbeddingModel
 
-SPLITTER_VERSION = "sections-3"
+SPLITTER_VERSION = "sections-4"
 PATH_SEPARATOR = " › "
 HEADER_END = "\n\n"
+PREFIX_CHARS_PER_TOKEN = 16
+_TABLE_DELIMITER = re.compile(r"^ {0,3}\|[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t\r]*$", re.MULTILINE)
+"""The `|---|---|` line under a Markdown table's header row."""
 
 
 def chunk_id_for(doc_id: str, seq: int, text: str) -> str:
@@ -154,35 +167,213 @@ class TokenChunker:
         for start, end, path in self._segments(text, sections, title):
             context, header_tokens = self._header(title, path)
             budget = self.budget - header_tokens
-            body = text[start:end]
-            for piece in self._splitter(budget).create_documents([body]):
-                content = piece.page_content
-                if not content.strip():
-                    continue
-                offset = int(piece.metadata.get("start_index", -1))
-                if offset < 0:
-                    offset = body.find(content)
-                for part_start, part, tokens in self._enforce_limit(start + offset, content, budget):
-                    seq = len(chunks)
-                    part_end = part_start + len(part)
-                    chunks.append(
-                        ChunkRow(
-                            chunk_id=chunk_id_for(doc_id, seq, part),
-                            doc_id=doc_id,
-                            seq=seq,
-                            text=part,
-                            text_hash=text_hash(part),
-                            page_start=_page_of(page_offsets, part_start),
-                            page_end=_page_of(page_offsets, max(part_start, part_end - 1)),
-                            char_start=part_start,
-                            char_end=part_end,
-                            token_count=tokens,
-                            chunker=self.version,
-                            section=path,
-                            context=self._fit(context, part),
-                        )
-                    )
+            position = start
+            for lead, table_start, header_end, table_end in self._long_tables(text, start, end, budget):
+                if lead > position:
+                    self._split_text(doc_id, text, position, lead, path, context, budget, page_offsets, chunks)
+                self._split_table(
+                    doc_id,
+                    text,
+                    (lead, table_start, header_end, table_end),
+                    path,
+                    context,
+                    budget,
+                    page_offsets,
+                    chunks,
+                )
+                position = table_end
+            self._split_text(doc_id, text, position, end, path, context, budget, page_offsets, chunks)
         return chunks
+
+    def _split_text(
+        self,
+        doc_id: str,
+        text: str,
+        start: int,
+        end: int,
+        path: str,
+        context: str,
+        budget: int,
+        page_offsets: list[int],
+        chunks: list[ChunkRow],
+    ) -> None:
+        """Chunks of `text[start:end]` by langchain's recursive splitter, each within `budget` tokens."""
+        body = text[start:end]
+        if not body.strip():
+            return
+        for piece in self._splitter(budget).create_documents([body]):
+            content = piece.page_content
+            if not content.strip():
+                continue
+            offset = int(piece.metadata.get("start_index", -1))
+            if offset < 0:
+                offset = body.find(content)
+            for part_start, part, tokens in self._enforce_limit(start + offset, content, budget):
+                chunks.append(
+                    self._chunk(
+                        doc_id, len(chunks), part_start, part, tokens, path, self._fit(context, part), page_offsets
+                    )
+                )
+
+    def _chunk(
+        self,
+        doc_id: str,
+        seq: int,
+        start: int,
+        part: str,
+        tokens: int,
+        path: str,
+        context: str,
+        page_offsets: list[int],
+    ) -> ChunkRow:
+        end = start + len(part)
+        return ChunkRow(
+            chunk_id=chunk_id_for(doc_id, seq, part),
+            doc_id=doc_id,
+            seq=seq,
+            text=part,
+            text_hash=text_hash(part),
+            page_start=_page_of(page_offsets, start),
+            page_end=_page_of(page_offsets, max(start, end - 1)),
+            char_start=start,
+            char_end=end,
+            token_count=tokens,
+            chunker=self.version,
+            section=path,
+            context=context,
+        )
+
+    def _long_tables(self, text: str, start: int, end: int, budget: int) -> list[tuple[int, int, int, int]]:
+        """(lead, table start, header end, table end) of each Markdown table in `text[start:end]` longer
+        than `budget` tokens. `lead` is where its first piece starts: before the table when the text
+        since the previous table (or the section start) is shorter than `min_preamble_tokens` (a
+        heading, a caption), else the table start."""
+        tables: list[tuple[int, int, int, int]] = []
+        position = start
+        for match in _TABLE_DELIMITER.finditer(text, start, end):
+            delimiter = match.start()
+            if delimiter <= position:
+                continue
+            newline = text.rfind("\n", position, delimiter - 1)
+            table_start = newline + 1 if newline >= 0 else position
+            if not text[table_start : delimiter - 1].lstrip(" ").startswith("|"):
+                continue
+            header_end = match.end()
+            table_end = header_end
+            while table_end < end and text[table_end] == "\n":
+                line_end = text.find("\n", table_end + 1, end)
+                line_end = end if line_end < 0 else line_end
+                if not text[table_end + 1 : line_end].lstrip(" ").startswith("|"):
+                    break
+                table_end = line_end
+            while table_end > header_end and text[table_end - 1].isspace():
+                table_end -= 1
+            if table_end == header_end or not self._at_least(text, table_start, table_end, budget + 1):
+                continue
+            before = text[position:table_start]
+            lead = table_start
+            if before.strip() and not self._at_least(text, position, table_start, self.min_preamble_tokens):
+                lead = position + len(before) - len(before.lstrip())
+            tables.append((lead, table_start, header_end, table_end))
+            position = table_end
+        return tables
+
+    def _split_table(
+        self,
+        doc_id: str,
+        text: str,
+        table: tuple[int, int, int, int],
+        path: str,
+        context: str,
+        budget: int,
+        page_offsets: list[int],
+        chunks: list[ChunkRow],
+    ) -> None:
+        """Chunks of a long table, rows packed greedily: the first from `lead` with the header as
+        written, the others with the header row and `|---|` line in their context."""
+        lead, table_start, header_end, table_end = table
+        repeat = text[table_start:header_end].rstrip("\r") + "\n"
+        repeat_tokens = self.count_content_tokens(repeat)
+        if repeat_tokens > budget // 2:
+            self._split_text(doc_id, text, lead, table_end, path, context, budget, page_offsets, chunks)
+            return
+        rows: list[tuple[int, int, int]] = []  # start, end, content tokens
+        position = header_end + 1
+        while position < table_end:
+            line_end = text.find("\n", position, table_end)
+            line_end = table_end if line_end < 0 else line_end
+            row = text[position:line_end].rstrip()
+            if row:
+                rows.append((position, position + len(row), self._tokens(row)))
+            position = line_end + 1
+        first_tokens = self.count_content_tokens(text[lead:header_end])
+        row_context = context + repeat
+        i = 0
+        while i < len(rows) or lead is not None:
+            first = lead is not None
+            piece_start = lead if lead is not None else rows[i][0]
+            piece_context = context if first else row_context
+            used = first_tokens if first else repeat_tokens
+            j = i
+            while j < len(rows) and used + rows[j][2] <= budget:
+                used += rows[j][2]
+                j += 1
+            while j > i and self.count_tokens(piece_context + text[piece_start : rows[j - 1][1]]) > self.chunk_tokens:
+                j -= 1
+            if j == i and not first:
+                room = budget - repeat_tokens
+                self._split_row(doc_id, text, rows[i], path, context, row_context, room, page_offsets, chunks)
+                i += 1
+                continue
+            part = text[piece_start : rows[j - 1][1] if j > i else header_end]
+            if j == i:  # only the lead-in and header: the first row is split on its own
+                piece_context = self._fit(piece_context, part)
+            seq = len(chunks)
+            tokens = self.count_tokens(part)
+            chunks.append(self._chunk(doc_id, seq, piece_start, part, tokens, path, piece_context, page_offsets))
+            lead = None
+            i = j
+
+    def _split_row(
+        self,
+        doc_id: str,
+        text: str,
+        row: tuple[int, int, int],
+        path: str,
+        context: str,
+        row_context: str,
+        room: int,
+        page_offsets: list[int],
+        chunks: list[ChunkRow],
+    ) -> None:
+        """A table row longer than a chunk, split as text; each part keeps the table header in its context."""
+        start, end, _ = row
+        body = text[start:end]
+        for piece in self._splitter(room).create_documents([body]):
+            offset = int(piece.metadata.get("start_index", -1))
+            if offset < 0:
+                offset = body.find(piece.page_content)
+            for part_start, part, tokens in self._enforce_limit(start + offset, piece.page_content, room):
+                fitted = row_context if self.count_tokens(row_context + part) <= self.chunk_tokens else ""
+                chunk_context = fitted or self._fit(context, part)
+                chunks.append(
+                    self._chunk(doc_id, len(chunks), part_start, part, tokens, path, chunk_context, page_offsets)
+                )
+
+    def _at_least(self, text: str, start: int, end: int, tokens: int) -> bool:
+        """Whether `text[start:end]` has at least `tokens` content tokens, counted on its first lines
+        when they settle it (tokenizers split words at whitespace, so a prefix cut at a line break has
+        no more tokens than the whole)."""
+        cut = start + PREFIX_CHARS_PER_TOKEN * (tokens + 1)
+        if end > cut:
+            newline = text.rfind("\n", start, cut)
+            if newline > start and self._tokens(text[start:newline]) >= tokens:
+                return True
+        return self.count_content_tokens(text[start:end]) >= tokens
+
+    def _tokens(self, text: str) -> int:
+        """Content tokens of `text`, not remembered (table rows are many and seen once)."""
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
     def _segments(self, text: str, sections: list[tuple[int, int, str]], title: str) -> list[tuple[int, int, str]]:
         """(start, end, section path) of each section's text. A section with fewer than
@@ -206,12 +397,11 @@ class TokenChunker:
                 newline = text.find("\n", start, end)
                 heading_line = (newline if newline >= 0 else end) - start
             path = PATH_SEPARATOR.join(h for _, h in stack if h.casefold() != title.casefold())
-            rest = self.count_content_tokens(text[start + heading_line : end])
             # a heading with hardly any text of its own ("3 Options" right before "3.1 Transfer"),
             # or a short preamble: the title with a subtitle, an HTML page's <title> line
-            small = (bool(heading_line) and rest < self.min_section_tokens) or (
-                not path and rest < self.min_preamble_tokens
-            )
+            small = (
+                bool(heading_line) and not self._at_least(text, start + heading_line, end, self.min_section_tokens)
+            ) or (not path and not self._at_least(text, start + heading_line, end, self.min_preamble_tokens))
             raw.append((start, end, path, small))
         segments: list[tuple[int, int, str]] = []
         pending: int | None = None

@@ -57,7 +57,7 @@ class IngestSettings:
     max_file_mb: float = field(default=512.0, metadata={"env": "INGEST_MAX_FILE_MB"})
     max_pages: int = field(default=5000, metadata={"env": "INGEST_MAX_PAGES"})
     max_parse_seconds: float = field(default=300.0, metadata={"env": "INGEST_MAX_PARSE_SECONDS"})
-    ocr: str = field(default="off", metadata={"env": "INGEST_OCR"})
+    ocr: str = field(default="auto", metadata={"env": "INGEST_OCR"})
     run_job: str = field(default="ingest_job", metadata={"env": "INGEST_RUN_JOB"})
     automation: str = field(default="on", metadata={"env": "INGEST_AUTOMATION"})
     celery_broker: str = field(default=CELERY_BROKER_DEFAULT, metadata={"env": "INGEST_CELERY_BROKER"})
@@ -121,7 +121,7 @@ class IngestSettings:
         return ParserConfig(
             max_pages=self._bound("max_pages"),
             max_parse_seconds=self.max_parse_seconds,
-            ocr=self.ocr.strip().lower() in ("on", "true", "1", "yes"),
+            ocr=self.ocr,
         )
 
     def chunker_config(self) -> ChunkerConfig:

@@ -22,7 +22,7 @@ def test_keys_are_relative_posix_paths(tmp_path):
     (tmp_path / "top.pdf").write_bytes(b"%PDF")
     (tmp_path / "skip.part").write_text("x")
     (tmp_path / ".hidden.txt").write_text("x")
-    (tmp_path / "image.png").write_bytes(b"x")
+    (tmp_path / "archive.bin").write_bytes(b"x")
     (tmp_path / "a...b.txt").write_text("x")
     outside = tmp_path.parent / f"outside-{tmp_path.name}.txt"
     outside.write_text("secret")
@@ -93,3 +93,15 @@ def test_pdf_errors_are_explained():
         parse_bytes("x.pdf", b"")
     with pytest.raises(ParseError, match="not a readable PDF"):
         parse_bytes("x.pdf", os.urandom(2048))
+
+
+def test_content_that_is_another_format_is_read_as_what_it_is():
+    import pymupdf
+
+    pdf = pymupdf.open()
+    pdf.new_page().insert_text((72, 72), "Harbour seals rest on sandbanks.")
+    doc = parse_bytes("notes/seals.txt", pdf.tobytes())
+    assert (doc.format, doc.text, doc.title) == ("pdf", "Harbour seals rest on sandbanks.", "seals")
+    assert doc.warnings == ["named .txt but the content is PDF: read as such"]
+    with pytest.raises(ParseError, match="not a DOCX file: looks like HTML"):
+        parse_bytes("report.docx", b"<!DOCTYPE html><html><body><p>Hi</p></body></html>")

@@ -26,7 +26,8 @@ def hostile(inbox):
     hostile_corpus.remove(inbox)
 
 
-def test_hostile_corpus_one_outcome_per_document(instance, store, hostile):
+def test_hostile_corpus_one_outcome_per_document(instance, store, hostile, monkeypatch):
+    monkeypatch.setenv("INGEST_OCR", "off")  # the scan stays unread here; tests/test_ocr_and_headings.py reads scans
     inbox, expected = hostile
     scan = DocumentSource(suffixes=supported_suffixes(), root_dir=str(inbox)).scan()
     keys = [f.key for f in scan.files]

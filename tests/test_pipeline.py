@@ -423,13 +423,12 @@ def test_store_of_the_previous_release_is_upgraded_in_place(instance, store, inb
 
 def test_chunker_settings_on_their_resource_and_at_their_old_key(instance, store, inbox):
     """Chunk sizes are the `chunker` resource's; run config written before they moved sets them on
-    `embedder`, and still applies. The default chunker version is the previous release's, so no
-    stored chunk goes stale."""
+    `embedder`, and still applies; the chunker version names the splitter, tokenizer and sizes."""
     import dagster as dg
 
     from ingestion_assets.dagster_compat import range_tags
 
-    assert current_versions().chunker == "sections-3:tok-c3d1df1b9310:200/30"
+    assert current_versions().chunker == "sections-4:tok-c3d1df1b9310:200/30"
     (inbox / "long.txt").write_text(" ".join(f"word{i} about tidal energy." for i in range(600)))
     instance.add_dynamic_partitions("documents", ["long.txt"])
     job = current_definitions().resolve_job_def("ingest_job")
@@ -442,7 +441,7 @@ def test_chunker_settings_on_their_resource_and_at_their_old_key(instance, store
         )
         assert result.success
         rows = _rows(store, CHUNKS, ["chunker", "token_count"])
-        assert {r["chunker"] for r in rows} == {f"sections-3:tok-c3d1df1b9310:{tokens}"}
+        assert {r["chunker"] for r in rows} == {f"sections-4:tok-c3d1df1b9310:{tokens}"}
         assert max(r["token_count"] for r in rows) <= int(tokens.split("/")[0])
         assert len(rows) > 600 * 5 // int(tokens.split("/")[0])
         materializations = instance.fetch_materializations(dg.AssetKey("chunks"), limit=1).records

@@ -277,3 +277,107 @@ def test_scanned_page_is_read_by_ocr():
     assert "Badges are reviewed" in doc.text
     assert not any("no text layer" in w for w in doc.warnings)
     assert any("OCR" in w for w in doc.warnings)
+
+
+# Long Markdown tables are split by rows, each piece with the table's header
+
+
+def _valve_register(rows: int) -> str:
+    lines = [f"| V-{i:03d} | gate valve {i} | {i * 7 % 50} mm | every {i % 12 + 1} months |" for i in range(rows)]
+    return (
+        "# Plant handbook\n\n## Valves\n\nValve register:\n\n| Tag | Kind | Bore | Greasing |\n|---|---|---|---|\n"
+        + "\n".join(lines)
+        + "\n\nAll valves are inspected after a flood warning.\n\n## Pumps\n\nPumps are serviced yearly.\n"
+    )
+
+
+def _table_rows(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("| V-")]
+
+
+def test_a_long_table_is_split_by_rows_and_every_piece_knows_its_columns(chunker):
+    doc = parse_bytes("plant.md", _valve_register(40).encode())
+    chunks = chunker.split("plant.md", doc.text, doc.page_offsets, doc.sections, doc.title)
+
+    header = "| Tag | Kind | Bore | Greasing |\n|---|---|---|---|\n"
+    pieces = [c for c in chunks if _table_rows(c.text)]
+    assert len(pieces) > 2
+    # the first piece holds the short lead-in and the header as written; the others carry it in their context
+    assert pieces[0].text.startswith("# Plant handbook\n\n## Valves\n\nValve register:\n\n" + header + "| V-000 |")
+    assert pieces[0].context == "Plant handbook › Valves\n\n"
+    for piece in pieces[1:]:
+        assert piece.context == "Plant handbook › Valves\n\n" + header
+        assert piece.text.startswith("| V-")
+    # rows are never cut, never repeated, and stay in order
+    assert [row for piece in pieces for row in _table_rows(piece.text)] == _table_rows(doc.text)
+    assert all(header in c.embedded_text for c in pieces)
+    for chunk in chunks:
+        assert doc.text[chunk.char_start : chunk.char_end] == chunk.text
+        assert chunker.count_tokens(chunk.embedded_text) <= 200
+        assert chunk.token_count == chunker.count_tokens(chunk.text)
+    after = next(c for c in chunks if "flood warning" in c.text)
+    assert (after.text, after.context) == (
+        "All valves are inspected after a flood warning.",
+        "Plant handbook › Valves\n\n",
+    )
+    assert next(c for c in chunks if "serviced yearly" in c.text).section == "Pumps"
+
+
+def test_a_long_html_table_is_split_by_rows_too(chunker):
+    cells = "".join(
+        f"<tr><td>Pier {i}</td><td>{i * 3} m</td><td>berth for {i % 5 + 1} ferries</td></tr>" for i in range(60)
+    )
+    markup = (
+        "<html><body><h1>Harbour</h1><h2>Piers</h2><table><tr><th>Pier</th><th>Depth</th><th>Use</th></tr>"
+        f"{cells}</table></body></html>"
+    )
+    doc = parse_bytes("harbour.html", markup.encode())
+    chunks = chunker.split("harbour.html", doc.text, doc.page_offsets, doc.sections, doc.title)
+
+    pieces = [c for c in chunks if "| Pier " in c.text]
+    assert len(pieces) > 2
+    assert all("| Pier | Depth | Use |\n|---|---|---|\n" in c.embedded_text for c in pieces)
+    assert [line for c in pieces for line in c.text.splitlines() if line.startswith("| Pier ")][1:] == [
+        f"| Pier {i} | {i * 3} m | berth for {i % 5 + 1} ferries |" for i in range(60)
+    ]
+    assert all(chunker.count_tokens(c.embedded_text) <= 200 for c in chunks)
+
+
+def test_a_row_longer_than_a_chunk_is_split_as_text_under_the_table_header(chunker):
+    words = " ".join(f"word{i}" for i in range(500))
+    rows = "".join(f"| V-{i} | row {i} ok |\n" for i in range(2, 40))
+    text = f"# Log\n\n## Notes\n\n| Tag | Notes |\n|---|---|\n| V-1 | {words} |\n{rows}"
+    doc = parse_bytes("log.md", text.encode())
+    chunks = chunker.split("log.md", doc.text, doc.page_offsets, doc.sections, doc.title)
+
+    row_parts = [c for c in chunks if "word" in c.text]
+    assert len(row_parts) > 3
+    assert row_parts[0].text.startswith("| V-1 | word0 word1") and row_parts[-1].text.endswith("word499 |")
+    assert {w for c in row_parts for w in c.text.split()} >= set(words.split())
+    for chunk in chunks[1:]:
+        assert chunk.context == "Log › Notes\n\n| Tag | Notes |\n|---|---|\n"
+        assert chunker.count_tokens(chunk.embedded_text) <= 200
+        assert doc.text[chunk.char_start : chunk.char_end] == chunk.text
+    assert chunks[0].text == "# Log\n\n## Notes\n\n| Tag | Notes |\n|---|---|"  # the first row did not fit beside it
+    assert [row for c in chunks if "word" not in c.text for row in _table_rows(c.text)] == _table_rows(doc.text)[1:]
+
+
+def test_a_table_that_fits_stays_whole_with_its_text(chunker):
+    doc = parse_bytes("plant.md", _valve_register(3).encode())
+    chunks = chunker.split("plant.md", doc.text, doc.page_offsets, doc.sections, doc.title)
+
+    valves = next(c for c in chunks if "| V-000 |" in c.text)
+    assert "Valve register:" in valves.text and "| V-002 |" in valves.text and "flood warning" in valves.text
+    assert valves.context == "Plant handbook › Valves\n\n"
+
+
+def test_a_table_whose_header_fills_half_a_chunk_is_split_as_text(chunker):
+    names = " | ".join(f"measurement column number {i}" for i in range(20))
+    rows = "\n".join("| " + " | ".join(str(i * j) for j in range(20)) + " |" for i in range(30))
+    text = f"# Wide\n\n## Readings\n\n| {names} |\n|" + "---|" * 20 + "\n" + rows + "\n"
+    doc = parse_bytes("wide.md", text.encode())
+    chunks = chunker.split("wide.md", doc.text, doc.page_offsets, doc.sections, doc.title)
+
+    assert len(chunks) > 2
+    assert all(c.context == "Wide › Readings\n\n" for c in chunks)
+    assert all(chunker.count_tokens(c.embedded_text) <= 200 for c in chunks)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from resources.parser_config import ParserConfig
 
-PARSER_VERSION = f"parse-2+pymupdf-{version('pymupdf')}"
+PARSER_VERSION = f"parse-3+pymupdf-{version('pymupdf')}"
 PAGE_SEPARATOR = "\n\n"
 
 
@@ -97,11 +97,21 @@ class ParseLimits:
 
     max_pages: int = 5000
     max_seconds: float = 300.0
-    ocr: bool = False
-    """Recognise the text of pages without a text layer with Tesseract (when it is installed)."""
+    ocr: str = "off"
+    """Pages without a text layer, and images: `auto` reads them with Tesseract when it is installed,
+    `on` as well and warns on every document when it is not, `off` never reads them (the default
+    here; the `parser` resource's default is `auto`). `True` and `False` are taken as `on` and `off`."""
     ocr_language: str = "eng"
     """Tesseract language(s), e.g. "eng" or "deu+eng"."""
     ocr_dpi: int = 300
+    max_image_pixels: int = 100_000_000
+    """An image (or TIFF page) with more pixels is refused: decoding it could take gigabytes."""
+
+    def __post_init__(self) -> None:
+        mode = ("on" if self.ocr else "off") if isinstance(self.ocr, bool) else str(self.ocr).strip().lower()
+        if mode not in ("auto", "on", "off"):
+            raise ValueError(f"OCR mode must be auto, on or off, not {self.ocr!r}")
+        object.__setattr__(self, "ocr", mode)
 
     @classmethod
     def of(cls, config: ParserConfig) -> ParseLimits:

@@ -1,20 +1,36 @@
-"""PDF and the other formats PyMuPDF opens: text by page, headings from font size and weight, ruled tables, OCR.
+"""PDF and the other formats PyMuPDF opens: text by page, headings, ruled tables, OCR of scanned pages.
 
 PDF clean-up: running headers and footers (the same line, page numbers aside, in the top or
 bottom band of most pages) are dropped, words hyphenated at line ends are joined, ligature glyphs
-(ﬁ, ﬂ, ...) are expanded, and scanned pages without a text layer are read with Tesseract when
-`ParseLimits.ocr` is on and `tesseract` is installed.
+(ﬁ, ﬂ, ...) are expanded.
+
+Headings come from the PDF's outline (bookmarks) when it has one: each entry is matched to its
+line on its page and keeps the outline's level. Without an outline they come from the type: a
+short line in a larger or bold font, not ending like a sentence, not a list of names, a caption,
+an address or a date, and followed by text; "3.2 Foo" takes its level from its numbering; of the
+lines before the first paragraph (a cover page, a paper's author block) only the title and the
+headings right above that paragraph are headings.
+
+OCR (`ParseLimits.ocr`): pages without a text layer are read by the `tesseract` program, page
+orientation detected (`--psm 1`), and read again turned upside down when the words come out with
+low confidence (the orientation detection does not turn a page on a weak margin). `auto` reads
+them when Tesseract is installed, `on` also warns on every document when it is not, `off` never
+reads them; a page left unread is always named in a warning.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import math
+import os
 import re
 import shutil
+import subprocess
 import time
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -27,6 +43,25 @@ _BAND = 0.1
 """Running headers and footers live in the top and bottom tenth of the page."""
 _HEADING_RATIO = 1.15
 _BULLET = re.compile(r"^([•·▪◦‣●○■□–—*+-]\s|\(?\d{1,3}[.)]\s|\(?[a-z][.)]\s)")
+_NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,5}|[A-Z](?:\.\d{1,2}){1,5})\.?\s+(?=\S)")
+_CAPTION = re.compile(
+    r"^(figure|fig\.|table|tab\.|listing|chart|exhibit|plate|source|sources|note|notes)\s*[\dIVX:.]", re.I
+)
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE = re.compile(
+    rf"^(?:(?:{_MONTH}\s+)?(?:\d{{1,2}},?\s+)?\d{{4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}(?:-\d{{2}})?|"
+    rf"\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}})$",
+    re.I,
+)
+_LABEL = re.compile(r"^[A-Z][a-z]*:\s+\S")
+"""A "To: ...", "Date: ..." or "Note: ..." line."""
+_NAME = re.compile(r"^(?:[A-Z][\w'’-]*\.?|[A-Z]\.)(?:\s+(?:[A-Z][\w'’-]*\.?|[A-Z]\.|van|von|de|der|da|di|le|la)){1,3}$")
+_OCR_RETRY_CONFIDENCE = 75.0
+"""Below this mean word confidence an OCR page is read again turned by 180 degrees."""
+_OCR_DOUBTFUL = 60.0
+"""Below this mean word confidence the page's text is flagged as likely wrong."""
+OCR_MAX_PIXELS = 40_000_000
+"""A page or image is rendered for OCR at no more than this many pixels."""
 
 
 @dataclass
@@ -49,6 +84,202 @@ class _Table:
     markdown: str
 
 
+Page = tuple[float, list[_Line], list[_Table]]
+"""A page's height in points, its lines and its ruled tables."""
+
+
+@functools.lru_cache(maxsize=8)
+def _tesseract_languages(binary: str, tessdata: str) -> frozenset[str]:
+    """The languages `tesseract --list-langs` names (`tessdata` keys the cache to TESSDATA_PREFIX)."""
+    try:
+        listed = subprocess.run([binary, "--list-langs"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset(line.strip() for line in listed.stdout.splitlines()[1:] if line.strip())
+
+
+class Ocr:
+    """Tesseract for one document: whether it can read scans here (and if not, why), and the reading
+    of page images, turned upright; what it did is summed up by `warnings`."""
+
+    def __init__(self, limits: ParseLimits, started: float) -> None:
+        self.limits, self.started = limits, started
+        self.binary: str | None = None
+        self.problem = ""
+        self.osd = False
+        self.pages = 0
+        self.skipped: list[int] = []
+        self.turned: list[tuple[int, int]] = []
+        self.doubtful: list[tuple[int, float]] = []
+        self.failed: list[tuple[int, str]] = []
+        if limits.ocr == "off":
+            self.problem = "OCR is off (INGEST_OCR=off)"
+            return
+        binary = shutil.which("tesseract")
+        if binary is None:
+            self.problem = "Tesseract is not installed (install the tesseract-ocr package to read scans)"
+            return
+        languages = _tesseract_languages(binary, os.environ.get("TESSDATA_PREFIX", ""))
+        missing = [lang for lang in limits.ocr_language.split("+") if lang not in languages]
+        if missing:
+            package = "tesseract-ocr-" + missing[0].lower().replace("_", "-")
+            self.problem = f"Tesseract has no language data for {'+'.join(missing)} (install {package})"
+            return
+        self.binary, self.osd = binary, "osd" in languages
+
+    @property
+    def ready(self) -> bool:
+        return self.binary is not None
+
+    def read(self, render: Callable[[], Any], number: int, points_per_pixel: float) -> tuple[float, list[_Line]]:
+        """The lines of page `number` (0-based), from the grey pixmap `render` gives, in upright
+        coordinates (points); and the upright page's height."""
+        import pymupdf
+
+        self.pages += 1
+        pix = render()
+        dpi = round(72 / points_per_pixel)
+        words = self._recognise(pix, number, dpi)
+        confidence = _confidence(words)
+        flipped = False
+        if words and confidence < _OCR_RETRY_CONFIDENCE and self._seconds_left() > 1:
+            turned = pymupdf.Pixmap(pymupdf.csGRAY, pix.width, pix.height, pix.samples[::-1], False)
+            again = self._recognise(turned, number, dpi)
+            if again and _confidence(again) > confidence:
+                words, confidence, flipped = again, _confidence(again), True
+        angle, lines, (_, height) = _ocr_lines(words, pix.width, pix.height, number, points_per_pixel)
+        angle = (angle + (180 if flipped else 0)) % 360
+        if angle:
+            self.turned.append((number, angle))
+        if words and confidence < _OCR_DOUBTFUL:
+            self.doubtful.append((number, confidence))
+        return height, lines
+
+    def _seconds_left(self) -> float:
+        return self.limits.max_seconds - (time.monotonic() - self.started)
+
+    def _recognise(
+        self, pix: Any, number: int, dpi: int
+    ) -> list[tuple[tuple[int, ...], tuple[float, ...], float, str]]:
+        """Tesseract's words: ((block, paragraph, line), (x0, y0, x1, y1) pixels, confidence, text)."""
+        assert self.binary is not None
+        command = [self.binary, "-", "-", "-l", self.limits.ocr_language, "--psm", "1" if self.osd else "3"]
+        command += ["--dpi", str(dpi), "tsv"]
+        left = self._seconds_left()
+        if left <= 0:
+            raise _too_slow(self.limits, number)
+        try:
+            done = subprocess.run(
+                command,
+                input=pix.tobytes("pnm"),
+                capture_output=True,
+                timeout=left,
+                check=False,
+                env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise _too_slow(self.limits, number) from exc
+        if done.returncode != 0:
+            reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            self.failed.append((number, reason[-1] if reason else f"exit status {done.returncode}"))
+            return []
+        words = []
+        for row in done.stdout.decode("utf-8", "replace").splitlines()[1:]:
+            cells = row.split("\t")
+            if len(cells) != 12 or cells[0] != "5" or not cells[11].strip():
+                continue
+            x, y, w, h = (float(c) for c in cells[6:10])
+            words.append(
+                ((int(cells[2]), int(cells[3]), int(cells[4])), (x, y, x + w, y + h), float(cells[10]), cells[11])
+            )
+        return words
+
+    def warnings(self, pages: int, empty: bool) -> list[str]:
+        """What OCR did and did not do to this document, for the user."""
+        warnings = []
+        if self.limits.ocr == "on" and not self.ready:
+            warnings.append(f"OCR is on but {self.problem[0].lower()}{self.problem[1:]}: scanned pages stay empty")
+        if self.skipped and empty and len(self.skipped) == pages:
+            warnings.append(f"{pages} page(s) but no text layer (scanned image?), not read: {self.problem}")
+        elif self.skipped:
+            warnings.append(f"{_pages(self.skipped)} no text layer (scanned image?), not read: {self.problem}")
+        if self.pages:
+            done = f"{self.pages} page(s) read by OCR: check the text for recognition errors"
+            if self.turned:
+                done += "; turned upright: " + ", ".join(f"page {n + 1} by {a}°" for n, a in self.turned)
+            warnings.append(done)
+        for number, confidence in self.doubtful:
+            warnings.append(f"page {number + 1}: low OCR confidence ({confidence:.0f}%), the text may be wrong")
+        for number, reason in self.failed:
+            warnings.append(f"page {number + 1}: OCR failed ({reason}): the page stays empty")
+        return warnings
+
+
+def _too_slow(limits: ParseLimits, number: int) -> ParseError:
+    return ParseError(
+        f"too slow: parsing took over {limits.max_seconds:g} s (INGEST_MAX_PARSE_SECONDS) "
+        f"and stopped at page {number + 1} (OCR)"
+    )
+
+
+def _pages(numbers: list[int]) -> str:
+    shown = ", ".join(str(n + 1) for n in numbers[:10]) + (
+        f" and {len(numbers) - 10} more" if len(numbers) > 10 else ""
+    )
+    return f"page {shown} has" if len(numbers) == 1 else f"pages {shown} have"
+
+
+def _confidence(words: list) -> float:
+    scores = [conf for _, _, conf, text in words if conf >= 0 and any(ch.isalnum() for ch in text)]
+    return sum(scores) / len(scores) if scores else 0.0
+
+
+def _ocr_lines(
+    words: list, width: int, height: int, number: int, points_per_pixel: float
+) -> tuple[int, list[_Line], tuple[float, float]]:
+    """Tesseract's words as lines in upright page coordinates (points).
+
+    Tesseract reports boxes in the image as given; when its orientation detection turned the page,
+    the words of a line run down, up or right-to-left. That direction gives the angle by which the
+    boxes are turned back: 90 when lines run down the image (its top is on the right)."""
+    lines: dict[tuple[int, ...], list] = {}
+    for key, box, _, text in words:
+        lines.setdefault(key, []).append((box, text))
+    votes: Counter[int] = Counter()
+    for members in lines.values():
+        if len(members) < 2:
+            continue
+        (a, _), (b, _) = members[0], members[-1]
+        dx = (b[0] + b[2] - a[0] - a[2]) / 2
+        dy = (b[1] + b[3] - a[1] - a[3]) / 2
+        angle = (0 if dx > 0 else 180) if abs(dx) >= abs(dy) else (90 if dy > 0 else 270)
+        votes[angle] += 1
+    angle = votes.most_common(1)[0][0] if votes else 0
+
+    def upright(box: tuple[float, ...]) -> tuple[float, float, float, float]:
+        x0, y0, x1, y1 = box
+        if angle == 90:
+            x0, y0, x1, y1 = y0, width - x1, y1, width - x0
+        elif angle == 180:
+            x0, y0, x1, y1 = width - x1, height - y1, width - x0, height - y0
+        elif angle == 270:
+            x0, y0, x1, y1 = height - y1, x0, height - y0, x1
+        return x0 * points_per_pixel, y0 * points_per_pixel, x1 * points_per_pixel, y1 * points_per_pixel
+
+    blocks: dict[tuple[int, int], int] = {}
+    out = []
+    for key, members in lines.items():
+        text = " ".join(" ".join(t for _, t in members).translate(_LIGATURES).split())
+        if not any(ch.isalnum() for ch in text):
+            continue
+        boxes = [upright(box) for box, _ in members]
+        bbox = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+        block = blocks.setdefault(key[:2], len(blocks))
+        out.append(_Line(number, block, bbox, text, 0.0, False, False))
+    size = (height, width) if angle in (90, 270) else (width, height)
+    return angle, out, (size[0] * points_per_pixel, size[1] * points_per_pixel)
+
+
 def _parse_with_pymupdf(filetype: str, data: bytes, limits: ParseLimits, stem: str = "") -> ParsedDocument:
     import pymupdf
 
@@ -63,9 +294,7 @@ def _parse_with_pymupdf(filetype: str, data: bytes, limits: ParseLimits, stem: s
             raise ParseError("truncated PDF: the file ends before its %%EOF marker (incomplete copy?)") from exc
         raise ParseError(f"not a readable {filetype.upper()} file: {exc}") from exc
     warnings = []
-    ocr = limits.ocr and shutil.which("tesseract") is not None
-    if limits.ocr and not ocr:
-        warnings.append("OCR is enabled but Tesseract is not installed: scanned pages stay empty")
+    ocr = Ocr(limits, started)
     with doc:
         if doc.needs_pass:
             raise ParseError(f"{filetype.upper()} is password-protected")
@@ -75,8 +304,7 @@ def _parse_with_pymupdf(filetype: str, data: bytes, limits: ParseLimits, stem: s
             warnings.append("damaged PDF structure, repaired by MuPDF: check the text is complete")
         if doc.page_count > limits.max_pages:
             raise ParseError(f"too large: {doc.page_count} pages, the limit is {limits.max_pages} (INGEST_MAX_PAGES)")
-        pages: list[tuple[float, list[_Line], list[_Table]]] = []
-        ocr_pages = 0
+        pages: list[Page] = []
         try:
             for page in doc:
                 if time.monotonic() - started > limits.max_seconds:
@@ -84,21 +312,26 @@ def _parse_with_pymupdf(filetype: str, data: bytes, limits: ParseLimits, stem: s
                         f"too slow: parsing took over {limits.max_seconds:g} s (INGEST_MAX_PARSE_SECONDS) "
                         f"and stopped at page {page.number + 1} of {doc.page_count}"
                     )
-                lines, tables, recognised = _read_page(page, limits if ocr else None)
-                ocr_pages += recognised
-                pages.append((page.rect.height, lines, tables))
+                pages.append(_read_page(page, ocr))
+            toc = _outline(doc)
         except ParseError:
             raise
         except Exception as exc:
             raise ParseError(f"damaged {filetype.upper()} (page {len(pages) + 1}): {exc}") from exc
-        metadata_title = (doc.metadata or {}).get("title") or ""
-    text, offsets, sections = _assemble(pages)
-    if ocr_pages:
-        warnings.append(f"{ocr_pages} page(s) read by OCR: check the text for recognition errors")
-    if offsets and not text.strip():
+        metadata_title = _sane_title((doc.metadata or {}).get("title") or "")
+    text, offsets, sections, cover_title = assemble(pages, toc, metadata_title)
+    warnings += ocr.warnings(len(offsets), not text.strip())
+    if offsets and not text.strip() and not ocr.skipped:
         warnings.append(f"{len(offsets)} page(s) but no text layer (scanned image?): nothing to search")
-    title = title_heading(sections) or _sane_title(metadata_title) or stem
-    return ParsedDocument(filetype, text, offsets, warnings, title, sections, ocr_pages)
+    title = title_heading(sections) or metadata_title or cover_title or stem
+    return ParsedDocument(filetype, text, offsets, warnings, title, sections, ocr.pages)
+
+
+def _outline(doc: Any) -> list[tuple[int, str, int]]:
+    try:
+        return [(level, title, page - 1) for level, title, page, *_ in doc.get_toc(simple=True)]
+    except Exception:
+        return []
 
 
 def _sane_title(title: str) -> str:
@@ -112,17 +345,24 @@ def _sane_title(title: str) -> str:
     return title
 
 
-def _read_page(page: Any, ocr: ParseLimits | None) -> tuple[list[_Line], list[_Table], int]:
-    """Lines (with font size, weight, monospace) and ruled tables of one page."""
+def _read_page(page: Any, ocr: Ocr) -> Page:
+    """Lines (with font size, weight, monospace) and ruled tables of one page; a page with images and
+    no text is read by OCR when it can be."""
     import pymupdf
 
     flags = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
     content = page.get_text("dict", flags=flags)
-    recognised = 0
-    if ocr is not None and not any(b["type"] == 0 for b in content["blocks"]) and page.get_images():
-        textpage = page.get_textpage_ocr(flags=flags, language=ocr.ocr_language, dpi=ocr.ocr_dpi, full=True)
-        content = page.get_text("dict", textpage=textpage)
-        recognised = 1
+    if not any(b["type"] == 0 for b in content["blocks"]) and page.get_images():
+        if not ocr.ready:
+            ocr.skipped.append(page.number)
+            return page.rect.height, [], []
+        zoom = min(ocr.limits.ocr_dpi / 72, math.sqrt(OCR_MAX_PIXELS / max(page.rect.width * page.rect.height, 1)))
+        height, lines = ocr.read(
+            lambda: page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csGRAY, alpha=False),
+            page.number,
+            1 / zoom,
+        )
+        return height, lines, []
     lines: list[_Line] = []
     for number, block in enumerate(content["blocks"]):
         if block["type"] != 0:
@@ -132,21 +372,17 @@ def _read_page(page: Any, ocr: ParseLimits | None) -> tuple[list[_Line], list[_T
             if not spans:
                 continue
             text = "".join(s["text"] for s in line["spans"]).translate(_LIGATURES).strip()
-            if recognised:  # OCR text: one invisible font, sizes guessed; no styles to go by
-                lines.append(_Line(page.number, number, tuple(line["bbox"]), " ".join(text.split()), 0.0, False, False))
-                continue
             bold = all(s["flags"] & 16 or "bold" in s["font"].lower() for s in spans)
             mono = all(s["flags"] & 8 or _is_mono(s["font"]) for s in spans)
             lines.append(
                 _Line(page.number, number, tuple(line["bbox"]), text, max(s["size"] for s in spans), bold, mono)
             )
-    tables = _ruled_tables(page, lines) if lines and not recognised else []
-    return lines, tables, recognised
+    tables = _ruled_tables(page, lines) if lines else []
+    return page.rect.height, lines, tables
 
 
 def _is_mono(font: str) -> bool:
-    font = font.lower()
-    return "mono" in font or "courier" in font or "consol" in font or font.startswith("cour")
+    return re.search(r"mono|cour|consol|nimbusmon|cmtt|typewriter|menlo|sourcecode|firacode", font.lower()) is not None
 
 
 def _ruled_tables(page: Any, lines: list[_Line]) -> list[_Table]:
@@ -256,7 +492,7 @@ def _furniture_key(text: str) -> str:
     return re.sub(r"\d+", "#", " ".join(text.lower().split()))
 
 
-def _mark_furniture(pages: list[tuple[float, list[_Line], list[_Table]]]) -> None:
+def _mark_furniture(pages: list[Page]) -> None:
     """Running headers and footers: the same text (page numbers aside) in the top or bottom band
     of at least half the pages (two at least). A page keeps its only line."""
     if len(pages) < 2:
@@ -288,47 +524,291 @@ def _mark_furniture(pages: list[tuple[float, list[_Line], list[_Table]]]) -> Non
                 line.role = "furniture"
 
 
-def _mark_headings(pages: list[tuple[float, list[_Line], list[_Table]]]) -> None:
-    """Headings: short lines in a larger font than the body text, or all bold at body size and
-    not monospace. Levels follow the heading styles, largest first."""
+@dataclass
+class _Run:
+    """Consecutive lines of one block in one style (a heading, a paragraph), or a table."""
+
+    lines: list[_Line]
+    candidate: bool
+    """Set in a heading style (larger or bold) and, once judged, taken as a heading."""
+    page: int
+    table: bool = False
+    level: int = 0
+
+    @property
+    def text(self) -> str:
+        return " ".join(line.text for line in self.lines)
+
+    @property
+    def style(self) -> tuple[float, bool]:
+        return (_rounded(self.lines[0].size), self.lines[0].bold) if self.lines else (0.0, False)
+
+
+def _rounded(size: float) -> float:
+    return round(size * 2) / 2
+
+
+def _page_items(lines: list[_Line], tables: list[_Table]) -> list[list[_Line] | _Table]:
+    """The blocks (their body and heading lines) and tables of a page in reading order, top to bottom."""
+    blocks: dict[int, list[_Line]] = {}
+    for line in lines:
+        if line.role in ("body", "heading"):
+            blocks.setdefault(line.block, []).append(line)
+    items: list[tuple[float, float, list[_Line] | _Table]] = [(b[0].bbox[1], b[0].bbox[0], b) for b in blocks.values()]
+    items += [(table.bbox[1], table.bbox[0], table) for table in tables]
+    items.sort(key=lambda item: (round(item[0]), item[1]))
+    return [item[2] for item in items]
+
+
+def _body_size(pages: list[Page]) -> tuple[float | None, int]:
+    """The most used font size (by characters) and the number of characters with a size."""
     sizes: Counter[float] = Counter()
-    total = 0
     for _, lines, _ in pages:
         for line in lines:
             if line.role == "body" and line.size:
-                sizes[round(line.size * 2) / 2] += len(line.text)
-                total += len(line.text)
-    if not sizes:
-        return
-    body = sizes.most_common(1)[0][0]
-    candidates: list[_Line] = []
-    styles: Counter[tuple[float, bool]] = Counter()
-    for _, lines, _ in pages:
-        for line in lines:
-            if (
-                line.role != "body"
-                or not line.size
-                or len(line.text) > 150
-                or sum(ch.isalpha() for ch in line.text) < 2
-            ):
+                sizes[_rounded(line.size)] += len(line.text)
+    return (sizes.most_common(1)[0][0] if sizes else None), sum(sizes.values())
+
+
+def _styled(line: _Line, body: float) -> bool:
+    """In a heading style: larger than the body text (and bold, or much larger), or bold at body size."""
+    size = _rounded(line.size)
+    if not size:
+        return False
+    larger = size >= body * _HEADING_RATIO and (line.bold or size >= body * 1.3)
+    return larger or (line.bold and not line.mono and size >= body - 0.5)
+
+
+def _runs(pages: list[Page], body: float) -> list[_Run]:
+    runs: list[_Run] = []
+    for number, (_, lines, tables) in enumerate(pages):
+        for item in _page_items(lines, tables):
+            if isinstance(item, _Table):
+                runs.append(_Run([], False, number, table=True))
                 continue
-            size = round(line.size * 2) / 2
-            larger = size >= body * _HEADING_RATIO and (line.bold or size >= body * 1.3)
-            if larger or (line.bold and not line.mono and size >= body - 0.5):
-                candidates.append(line)
-                styles[(size, line.bold)] += len(line.text)
+            for line in item:
+                candidate = _styled(line, body)
+                last = runs[-1] if runs and not runs[-1].table else None
+                same = (
+                    last is not None and last.candidate == candidate and last.style == (_rounded(line.size), line.bold)
+                )
+                if same and last.lines[-1].page == line.page and last.lines[-1].block == line.block:
+                    last.lines.append(line)
+                elif (
+                    same
+                    and candidate
+                    and last.page == line.page
+                    and 0 <= line.bbox[1] - last.lines[-1].bbox[3] < 0.6 * line.size
+                ):
+                    last.lines.append(line)  # one heading that the PDF wrote as two blocks
+                else:
+                    runs.append(_Run([line], candidate, number))
+    return runs
+
+
+def _numbering(text: str) -> int:
+    """How deep a heading's number is: "3 Foo" 1, "3.2 Foo" 2, "A.1 Foo" 2; 0 without one."""
+    match = _NUMBERED.match(text)
+    return match.group(1).count(".") + 1 if match else 0
+
+
+def _names(text: str) -> bool:
+    """A list of people's names ("Ada Lovelace, Charles Babbage and Mary Somerville"), affiliation marks aside."""
+    cleaned = re.sub(r"(?<=\w)[\d*†‡§¶]+(?=[\s,;]|$)", "", text)
+    parts = [p.strip() for p in re.split(r",\s*(?:and\s+|&\s*)?|;|\s+and\s+|\s+&\s+", cleaned) if p.strip()]
+    return len(parts) >= 2 and all(_NAME.match(part) for part in parts)
+
+
+def _heading_text(text: str) -> bool:
+    """Reads like a heading: short, not a sentence, a caption, a list of names, an address, a date or a
+    table-of-contents entry."""
+    words = text.split()
+    if not words or len(words) > 20 or sum(ch.isalpha() for ch in text) < 2:
+        return False
+    if text.endswith((".", ",", ";", ":")) or (_BULLET.match(text) and not _NUMBERED.match(text)):
+        return False
+    if "@" in text or "://" in text or text.lower().startswith("www.") or _DATE.match(text) or _LABEL.match(text):
+        return False
+    if _CAPTION.match(text) or re.search(r"\.{4,}|(?:\. ){3,}|…{2,}", text):
+        return False
+    return not _names(text)
+
+
+def _outranks(upper: _Run, lower: _Run) -> bool:
+    """`upper` is a heading of a higher level than `lower`: a shorter number, else a larger or bolder style."""
+    a, b = _numbering(upper.text), _numbering(lower.text)
+    if a and b:
+        return a < b
+    return upper.style > lower.style
+
+
+def _paragraph(run: _Run, body: float) -> bool:
+    if run.table:
+        return True
+    if run.candidate or abs(run.style[0] - body) > 1:
+        return False
+    return len(run.text.split()) >= 8 or run.text.endswith((".", "!", "?"))
+
+
+def _front_matter(runs: list[_Run], body: float, metadata_title: str) -> _Run | None:
+    """On the first page, before its first paragraph (a cover page, a paper's title and author block),
+    only the title (the metadata title, else the largest line) and the headings right above that
+    paragraph stay candidates. Returns the title."""
+    first = next((r.page for r in runs if not r.table), None)
+    page = [r for r in runs if r.page == first and not r.table]
+    end = next((i for i, r in enumerate(runs) if r.page == first and _paragraph(r, body)), None)
+    front = runs[:end] if end is not None else page
+    candidates = [r for r in front if r.candidate]
+    if not candidates:
+        return None
+    wanted = _key(metadata_title)
+    title = next((r for r in candidates if wanted and _key(r.text) == wanted), None)
+    title = title or max(candidates, key=lambda r: r.style[0])
+    keep = {id(title)}
+    below: _Run | None = None
+    for run in reversed(front if end is not None else []):
+        if not run.candidate or (below is not None and not _outranks(run, below)):
+            break
+        keep.add(id(run))
+        below = run
+    for run in candidates:
+        run.candidate = id(run) in keep
+    return title
+
+
+def _followed_by_text(runs: list[_Run], title: _Run | None) -> None:
+    """A heading is followed by text, a table or a heading of a lower level; the title needs nothing."""
+    below: _Run | None = None
+    for run in reversed(runs):
+        if run.candidate and run is not title and (below is None or (below.candidate and not _outranks(run, below))):
+            run.candidate = False
+        below = run
+
+
+def _level(runs: list[_Run]) -> None:
+    """Levels by style, largest first; numbered headings by the depth of their number, from the level
+    of the first-level numbers."""
+    styles = sorted({r.style for r in runs}, key=lambda s: (-s[0], not s[1]))
+    by_style = {style: min(i + 1, 6) for i, style in enumerate(styles)}
+    for run in runs:
+        run.level = by_style[run.style]
+    numbered = [(run, _numbering(run.text)) for run in runs if _numbering(run.text)]
+    if numbered:
+        tops = [run.level for run, depth in numbered if depth == 1]
+        base = min(tops) - 1 if tops else max(0, min(run.level - depth for run, depth in numbered))
+        for run, depth in numbered:
+            run.level = min(base + depth, 6)
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
+
+
+def _outline_match(lines: list[_Line], i: int, keys: tuple[str, str]) -> list[_Line]:
+    """The line at `i` (and the next lines of its block, for a heading set on several lines) whose
+    text is the outline entry's, its number aside."""
+    first = lines[i]
+    if first.role != "body":
+        return []
+    text = _key(first.text)
+    if not text:
+        return []
+    if text in keys or _key(_NUMBERED.sub("", first.text, count=1)) in keys:
+        return [first]
+    span = [first]
+    for line in lines[i + 1 :]:
+        if line.block != first.block or line.page != first.page or line.role != "body":
+            break
+        span.append(line)
+        text += _key(line.text)
+        if text in keys or _key(_NUMBERED.sub("", " ".join(ln.text for ln in span), count=1)) in keys:
+            return span
+        if not any(key.startswith(text) for key in keys):
+            break
+    return []
+
+
+def _outline_headings(pages: list[Page], toc: list[tuple[int, str, int]], body: float) -> list[_Line]:
+    """Outline entries matched to their lines (on their page, or the next), in order, with the outline's
+    levels; none when fewer than half of the entries are found (an outline that is not the headings)."""
+    entries = [(level, title, page) for level, title, page in toc if title.strip()]
+    if not entries:
+        return []
+    top = min(level for level, _, _ in entries)
+    ordered: dict[int, list[_Line]] = {}
+    cursor: dict[int, int] = {}
+    marked: list[_Line] = []
+    found = 0
+    for level, title, number in entries:
+        keys = (_key(title), _key(_NUMBERED.sub("", title.strip(), count=1)))
+        for page in (number, number + 1):
+            if not 0 <= page < len(pages):
+                continue
+            if page not in ordered:
+                _, lines, tables = pages[page]
+                ordered[page] = [ln for item in _page_items(lines, tables) if isinstance(item, list) for ln in item]
+            lines = ordered[page]
+            hits = [
+                (i, span) for i in range(cursor.get(page, 0), len(lines)) if (span := _outline_match(lines, i, keys))
+            ]
+            if not hits:
+                continue
+            styled = [(i, span) for i, span in hits if span[0].bold or (body and span[0].size >= body * _HEADING_RATIO)]
+            i, span = (styled or hits)[0]
+            for line in span:
+                line.role, line.level = "heading", min(level - top + 1, 6)
+            marked += span
+            cursor[page] = i + len(span)
+            found += 1
+            break
+    if found < max(1, math.ceil(len(entries) / 2)):
+        for line in marked:
+            line.role, line.level = "body", 0
+        return []
+    return marked
+
+
+def _mark_headings(pages: list[Page], toc: list[tuple[int, str, int]], metadata_title: str) -> str:
+    """Marks the heading lines with their levels (from the outline, else from the type); returns the
+    document's title as its first page shows it ("" if none stands out)."""
+    body, total = _body_size(pages)
+    outlined = _outline_headings(pages, toc, body or 0.0)
+    if body is None:
+        return ""
+    runs = _runs(pages, body)
+    for run in runs:
+        if run.candidate and not _heading_text(run.text):
+            run.candidate = False
+    styles: Counter[tuple[float, bool]] = Counter()
+    for run in runs:
+        if run.candidate:
+            styles[run.style] += len(run.text)
     # a style that makes up a quarter of the text is body text, not headings
-    heading_styles = sorted(
-        (s for s, chars in styles.items() if chars <= 0.25 * total), key=lambda s: (-s[0], not s[1])
-    )
-    levels = {style: min(i + 1, 6) for i, style in enumerate(heading_styles)}
-    for line in candidates:
-        level = levels.get((round(line.size * 2) / 2, line.bold))
-        if level:
-            line.role, line.level = "heading", level
+    for run in runs:
+        if run.candidate and styles[run.style] > 0.25 * total:
+            run.candidate = False
+    title = _front_matter(runs, body, metadata_title)
+    _followed_by_text(runs, title)
+    headings = [run for run in runs if run.candidate and all(line.role == "body" for line in run.lines)]
+    if outlined:
+        # below the outline's deepest style: the levels the outline leaves out
+        lowest = (
+            min((_rounded(ln.size), ln.bold) for ln in outlined if ln.size) if any(ln.size for ln in outlined) else None
+        )
+        headings = [run for run in headings if lowest is not None and run.style < lowest]
+        styles_below = sorted({run.style for run in headings}, reverse=True)
+        deepest = max(line.level for line in outlined)
+        for run in headings:
+            run.level = min(deepest + 1 + styles_below.index(run.style), 6)
+    else:
+        _level(headings)
+    for run in headings:
+        for line in run.lines:
+            line.role, line.level = "heading", run.level
+    return title.text if title else ""
 
 
-def _hyphenated_words(pages: list[tuple[float, list[_Line], list[_Table]]]) -> tuple[set[str], set[str]]:
+def _hyphenated_words(pages: list[Page]) -> tuple[set[str], set[str]]:
     hyphenated: set[str] = set()
     plain: set[str] = set()
     for _, lines, _ in pages:
@@ -365,9 +845,13 @@ def _join_lines(lines: list[_Line], hyphenated: set[str], plain: set[str]) -> st
     return out
 
 
-def _assemble(pages: list[tuple[float, list[_Line], list[_Table]]]) -> tuple[str, list[int], list[Section]]:
+def assemble(
+    pages: list[Page], toc: list[tuple[int, str, int]] | None = None, metadata_title: str = ""
+) -> tuple[str, list[int], list[Section], str]:
+    """The document's text (headings as `#` lines, tables as Markdown), page offsets, sections, and the
+    title its first page shows ("" if none stands out)."""
     _mark_furniture(pages)
-    _mark_headings(pages)
+    cover_title = _mark_headings(pages, toc or [], metadata_title)
     hyphenated, plain = _hyphenated_words(pages)
     parts: list[str] = []
     offsets: list[int] = []
@@ -375,29 +859,22 @@ def _assemble(pages: list[tuple[float, list[_Line], list[_Table]]]) -> tuple[str
     position = 0
     for _, lines, tables in pages:
         offsets.append(position)
-        items: list[tuple[float, float, int, Any]] = []
-        blocks: dict[int, list[_Line]] = {}
-        for line in lines:
-            if line.role in ("body", "heading"):
-                blocks.setdefault(line.block, []).append(line)
-        for block_lines in blocks.values():
-            items.append((block_lines[0].bbox[1], block_lines[0].bbox[0], 0, block_lines))
-        for table in tables:
-            items.append((table.bbox[1], table.bbox[0], 1, table))
-        items.sort(key=lambda item: (round(item[0]), item[1]))
         paragraphs: list[str] = []
         page_sections: list[tuple[int, Section]] = []
-        for _, _, kind, payload in items:
-            if kind == 1:
-                paragraphs.append(payload.markdown)
+        for item in _page_items(lines, tables):
+            if isinstance(item, _Table):
+                paragraphs.append(item.markdown)
                 continue
             run: list[_Line] = []
-            for line in payload + [None]:
+            for line in [*item, None]:
                 if run and (line is None or line.role != run[-1].role or line.level != run[-1].level):
                     if run[0].role == "heading":
                         title = " ".join(ln.text for ln in run)
                         page_sections.append((len(paragraphs), Section(0, run[0].level, title)))
                         paragraphs.append("#" * run[0].level + " " + title)
+                    elif all(ln.mono for ln in run):
+                        # code: fenced, so that a "# comment" line is no heading
+                        paragraphs.append("```\n" + _join_lines(run, hyphenated, plain) + "\n```")
                     else:
                         paragraphs.append(_join_lines(run, hyphenated, plain))
                     run = []
@@ -414,7 +891,7 @@ def _assemble(pages: list[tuple[float, list[_Line], list[_Table]]]) -> tuple[str
         page_text = "\n\n".join(paragraphs)
         parts.append(page_text)
         position += len(page_text) + len(PAGE_SEPARATOR)
-    return PAGE_SEPARATOR.join(parts), offsets, sections
+    return PAGE_SEPARATOR.join(parts), offsets, sections, cover_title
 
 
 def parse(key: str, data: bytes, limits: ParseLimits) -> ParsedDocument:

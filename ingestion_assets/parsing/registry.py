@@ -32,7 +32,16 @@ class Format:
 FORMATS = (
     Format("text", (".txt", ".md", ".markdown"), "text"),
     Format("html", (".html", ".htm"), "html"),
+    Format("eml", (".eml",), "email_message"),
+    Format("markup", (".rst", ".rest", ".org", ".adoc", ".asciidoc"), "text"),
     Format("pymupdf", (".pdf", ".xps", ".oxps", ".epub", ".mobi", ".fb2", ".cbz", ".svg"), "pdf"),
+    Format("image", (".png", ".jpg", ".jpeg", ".tif", ".tiff"), "image"),
+    Format("docx", (".docx", ".docm", ".dotx", ".dotm"), "docx"),
+    Format("pptx", (".pptx", ".pptm", ".ppsx", ".ppsm", ".potx", ".potm"), "pptx"),
+    Format("odt", (".odt", ".ott"), "odf"),
+    Format("odp", (".odp", ".otp"), "odf"),
+    Format("xlsx", (".xlsx", ".xlsm"), "sheets"),
+    Format("csv", (".csv", ".tsv"), "delimited"),
 )
 BY_SUFFIX = {suffix: fmt for fmt in FORMATS for suffix in fmt.suffixes}
 
@@ -50,6 +59,29 @@ def format_for(key: str) -> Format:
     return fmt
 
 
+SIGNATURES = (
+    (b"%PDF-", ".pdf"),
+    (b"\x89PNG\r\n\x1a\n", ".png"),
+    (b"\xff\xd8\xff", ".jpg"),
+    (b"II*\x00", ".tif"),
+    (b"MM\x00*", ".tif"),
+)
+"""Content that says unambiguously what it is, whatever the file is called."""
+
+
 def parse_bytes(key: str, data: bytes, limits: ParseLimits | None = None) -> ParsedDocument:
-    """The document `key` parsed by the parser of its format (default limits unless given)."""
-    return format_for(key).parse(key, data, limits or ParseLimits())
+    """The document `key` parsed by the parser of its format (default limits unless given).
+
+    A file whose content is unmistakably another format (a PDF named `.txt`) is parsed as what it
+    is, with a warning; other mismatches fail in the parser with a reason that says what the
+    content looks like.
+    """
+    limits = limits or ParseLimits()
+    named = format_for(key)
+    actual = next((suffix for magic, suffix in SIGNATURES if data.startswith(magic)), None)
+    if actual is None or BY_SUFFIX[actual] is named:
+        return named.parse(key, data, limits)
+    path = PurePosixPath(key)
+    doc = BY_SUFFIX[actual].parse(str(path.with_suffix(actual)), data, limits)
+    doc.warnings.append(f"named {path.suffix or '(no suffix)'} but the content is {actual[1:].upper()}: read as such")
+    return doc
