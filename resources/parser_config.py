@@ -31,13 +31,14 @@ class ParserConfig(dg.ConfigurableResource):
     `ocr` (`INGEST_OCR`) is what happens to pages without a text layer and to images: `auto` reads
     them with Tesseract when it is installed (else a warning names what to install), `on` as well,
     with a warning on every document when Tesseract is missing, `off` never reads them (a warning
-    says so); `true`/`false` are read as `on`/`off`. `max_pages` (`INGEST_MAX_PAGES`) and
+    says so); `true`/`false` are read as `on`/`off`, and so is a boolean `ocr` that older run config
+    sets on the `source` resource. `max_pages` (`INGEST_MAX_PAGES`) and
     `max_parse_seconds` (`INGEST_MAX_PARSE_SECONDS`) bound one document's parse.
     """
 
     max_pages: int = 5000
     max_parse_seconds: float = 300.0
-    ocr: Any = Field(
+    ocr: str = Field(
         default="auto",
         description="auto | on | off: OCR of pages without a text layer and of images (true/false: on/off)",
     )

@@ -92,6 +92,7 @@ def materialize(
     instance: dg.DagsterInstance,
     keys: Sequence[str],
     asset_keys: Sequence[dg.AssetKey] = PHASE_KEYS,
+    resources_config: dict | None = None,
 ) -> RunOutcome:
     """Register `keys` and materialise them in ONE ranged run, as ingestctl and the sensor do."""
     from ingestion_assets.dagster_compat import range_tags
@@ -106,7 +107,7 @@ def materialize(
         dg.reconstructable(get_ingest_job).get_subset(asset_selection=set(asset_keys), asset_check_selection=set()),
         instance=instance,
         tags=range_tags(ranged[0], ranged[-1]),
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}, "resources": resources_config or {}},
     ) as result:
         return RunOutcome(result.success, result.run_id)
 

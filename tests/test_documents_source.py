@@ -103,5 +103,7 @@ def test_content_that_is_another_format_is_read_as_what_it_is():
     doc = parse_bytes("notes/seals.txt", pdf.tobytes())
     assert (doc.format, doc.text, doc.title) == ("pdf", "Harbour seals rest on sandbanks.", "seals")
     assert doc.warnings == ["named .txt but the content is PDF: read as such"]
+    slides = parse_bytes("deck.pptx", pdf.tobytes())
+    assert slides.format == "pdf" and slides.warnings == ["named .pptx but the content is PDF: read as such"]
     with pytest.raises(ParseError, match="not a DOCX file: looks like HTML"):
         parse_bytes("report.docx", b"<!DOCTYPE html><html><body><p>Hi</p></body></html>")

