@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import json
 import os
 import shutil
@@ -276,14 +277,13 @@ def build_chunks(
         except parsing.ParseError as exc:
             print(f"  {key}: {exc}")
             continue
+        accepts = inspect.signature(chunker.split).parameters
         extra = {}
-        if hasattr(doc, "sections"):
-            extra = {"sections": doc.sections, "title": doc.title}
-        chunks = (
-            chunker.split(key, doc.text, doc.page_offsets, **extra)
-            if extra
-            else chunker.split(key, doc.text, doc.page_offsets)
-        )
+        if "title" in accepts:
+            extra["title"] = doc.title or None
+        if "sections" in accepts:  # revisions that passed the parser's headings instead of reading the text's
+            extra["sections"] = doc.sections
+        chunks = chunker.split(key, doc.text, doc.page_offsets, **extra)
         for chunk in chunks:
             embed_text = chunk.embedded_text if hasattr(chunk, "embedded_text") else chunk.text
             rows.append(

@@ -144,20 +144,18 @@ class TokenChunker:
         doc_id: str,
         text: str,
         page_offsets: list[int],
-        sections: Sequence[tuple[int, int, str]] | None = None,
         title: str | None = None,
     ) -> list[ChunkRow]:
         """Chunks of `text`, section by section.
 
-        `sections` are (char_start, level, title) headings positioned in `text` (the parser's
-        `ParsedDocument.sections`); when None they are read from the text's Markdown `#` lines
-        (the parser writes headings that way), except for .txt files. `title` defaults to the
-        first top-level heading, else the file name without its suffix.
+        Sections are always read from the text's Markdown `#` lines (every parser writes its
+        headings that way; not in .txt files), so chunking stored text gives the same chunks as
+        chunking a fresh parse. `title` defaults to the first top-level heading, else the file
+        name without its suffix.
         """
         from ingestion_assets.parsing import markdown_sections
 
-        if sections is None:
-            sections = markdown_sections(text, atx=PurePosixPath(doc_id).suffix.lower() != ".txt")
+        sections = markdown_sections(text, atx=PurePosixPath(doc_id).suffix.lower() != ".txt")
         sections = sorted((int(s[0]), int(s[1]), str(s[2])) for s in sections)
         if title is None:
             top = min((s[1] for s in sections), default=0)

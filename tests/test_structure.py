@@ -203,7 +203,7 @@ def test_html_headings_tables_and_boilerplate():
 
 def test_chunks_know_their_section_and_never_cross_one(chunker):
     doc = parse_bytes("manual.pdf", manual())
-    chunks = chunker.split("manual.pdf", doc.text, doc.page_offsets, doc.sections, doc.title)
+    chunks = chunker.split("manual.pdf", doc.text, doc.page_offsets, title=doc.title or None)
 
     by_text = {c.section: c for c in chunks}
     rounding = next(c for c in chunks if "rounded half-even" in c.text)
@@ -234,7 +234,7 @@ def test_embedded_text_never_exceeds_the_budget(chunker):
         sections_md.append(" ".join(f"{w}{i}{j}" for j in range(120) for w in words[:3]))
     text = f"# {long_title}\n\n" + "\n\n".join(sections_md)
     doc = parse_bytes("long.md", text.encode())
-    chunks = chunker.split("long.md", doc.text, doc.page_offsets, doc.sections, doc.title)
+    chunks = chunker.split("long.md", doc.text, doc.page_offsets, title=doc.title or None)
 
     assert len(chunks) > 8
     for chunk in chunks:
@@ -297,7 +297,7 @@ def _table_rows(text: str) -> list[str]:
 
 def test_a_long_table_is_split_by_rows_and_every_piece_knows_its_columns(chunker):
     doc = parse_bytes("plant.md", _valve_register(40).encode())
-    chunks = chunker.split("plant.md", doc.text, doc.page_offsets, doc.sections, doc.title)
+    chunks = chunker.split("plant.md", doc.text, doc.page_offsets, title=doc.title or None)
 
     header = "| Tag | Kind | Bore | Greasing |\n|---|---|---|---|\n"
     pieces = [c for c in chunks if _table_rows(c.text)]
@@ -332,7 +332,7 @@ def test_a_long_html_table_is_split_by_rows_too(chunker):
         f"{cells}</table></body></html>"
     )
     doc = parse_bytes("harbour.html", markup.encode())
-    chunks = chunker.split("harbour.html", doc.text, doc.page_offsets, doc.sections, doc.title)
+    chunks = chunker.split("harbour.html", doc.text, doc.page_offsets, title=doc.title or None)
 
     pieces = [c for c in chunks if "| Pier " in c.text]
     assert len(pieces) > 2
@@ -348,7 +348,7 @@ def test_a_row_longer_than_a_chunk_is_split_as_text_under_the_table_header(chunk
     rows = "".join(f"| V-{i} | row {i} ok |\n" for i in range(2, 40))
     text = f"# Log\n\n## Notes\n\n| Tag | Notes |\n|---|---|\n| V-1 | {words} |\n{rows}"
     doc = parse_bytes("log.md", text.encode())
-    chunks = chunker.split("log.md", doc.text, doc.page_offsets, doc.sections, doc.title)
+    chunks = chunker.split("log.md", doc.text, doc.page_offsets, title=doc.title or None)
 
     row_parts = [c for c in chunks if "word" in c.text]
     assert len(row_parts) > 3
@@ -364,7 +364,7 @@ def test_a_row_longer_than_a_chunk_is_split_as_text_under_the_table_header(chunk
 
 def test_a_table_that_fits_stays_whole_with_its_text(chunker):
     doc = parse_bytes("plant.md", _valve_register(3).encode())
-    chunks = chunker.split("plant.md", doc.text, doc.page_offsets, doc.sections, doc.title)
+    chunks = chunker.split("plant.md", doc.text, doc.page_offsets, title=doc.title or None)
 
     valves = next(c for c in chunks if "| V-000 |" in c.text)
     assert "Valve register:" in valves.text and "| V-002 |" in valves.text and "flood warning" in valves.text
@@ -376,7 +376,7 @@ def test_a_table_whose_header_fills_half_a_chunk_is_split_as_text(chunker):
     rows = "\n".join("| " + " | ".join(str(i * j) for j in range(20)) + " |" for i in range(30))
     text = f"# Wide\n\n## Readings\n\n| {names} |\n|" + "---|" * 20 + "\n" + rows + "\n"
     doc = parse_bytes("wide.md", text.encode())
-    chunks = chunker.split("wide.md", doc.text, doc.page_offsets, doc.sections, doc.title)
+    chunks = chunker.split("wide.md", doc.text, doc.page_offsets, title=doc.title or None)
 
     assert len(chunks) > 2
     assert all(c.context == "Wide › Readings\n\n" for c in chunks)
