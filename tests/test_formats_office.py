@@ -459,3 +459,24 @@ def test_docx_and_pptx_through_the_pipeline(instance, store, inbox):
     hits = search(store, model, "cleaning photovoltaic solar panels with deionised water", k=3, hybrid=True)
     assert hits[0].doc_id == "solar.pptx" and "photovoltaic panels" in hits[0].text
     assert (hits[0].section, hits[0].page_end) == ("Panel cleaning", 2)
+
+
+def test_deeply_nested_tables_end_in_a_reason_or_a_bounded_parse():
+    cell = "<w:p><w:r><w:t>core</w:t></w:r></w:p>"
+    for depth, expected in [(50, "core"), (3000, None)]:
+        body = cell
+        for _ in range(depth):
+            body = f"<w:tbl><w:tr><w:tc>{body}</w:tc></w:tr></w:tbl><w:p/>"
+        xml = f'<w:document xmlns:w="{corpus.W_NS}"><w:body>{body}</w:body></w:document>'
+        data = corpus.with_document_xml(corpus.valve_docx(), xml)
+        if expected is None:
+            with pytest.raises(ParseError, match="corrupt DOCX file: .*depth"):
+                parse_bytes("deep.docx", data)
+        else:
+            assert expected in parse_bytes("deep.docx", data).text
+    body = "<text:p>core</text:p>"
+    for _ in range(5000):
+        body = (
+            f"<table:table><table:table-row><table:table-cell>{body}</table:table-cell></table:table-row></table:table>"
+        )
+    assert "core" in parse_bytes("deep.odt", corpus.odf(corpus.ODT_MIMETYPE, f"<office:text>{body}</office:text>")).text
