@@ -44,12 +44,15 @@ def _table_metadata(name: str, schema: pa.Schema) -> dict:
 
 PHASE_DESCRIPTIONS = {
     DOCUMENTS_KEY: (
-        "Parsed text of each source file (PDF and other PyMuPDF formats with page boundaries; "
-        "text, Markdown, HTML without markup). LanceDB table `documents`, one row per document."
+        "Parsed text of each source file as Markdown, with page (slide, sheet) boundaries, headings "
+        "and tables: PDF and the other PyMuPDF formats, Word, PowerPoint, Excel, OpenDocument, CSV, "
+        "e-mail, scans and images (OCR), text in any encoding, HTML. LanceDB table `documents`, "
+        "one row per document."
     ),
     CHUNKS_KEY: (
-        "Passages of each document sized in the embedding model's own tokens "
-        "(langchain recursive splitter), with page and character spans. LanceDB table `chunks`."
+        "Passages of each document sized in the embedding model's own tokens, section by section "
+        "(long tables split by rows, their header repeated), with page and character spans. "
+        "LanceDB table `chunks`."
     ),
     EMBEDDINGS_KEY: (
         "Unit-norm sentence-transformers vectors of every chunk, ready for vector and hybrid "
