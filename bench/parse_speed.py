@@ -13,9 +13,13 @@ known) are parsed by the current `pdf.py` and by the baseline `pdf.py` of a git 
 default HEAD); a found heading is right when its text is one of the document's headings, and its
 level is scored among those. The OCR of the baseline is timed on the same upright scan.
 
+Hostile files (`--hostile` for these alone): a million-row sheet, ZIP and entity bombs, a message
+with large attachments, a pixel bomb and a 2,000-page PDF, each parsed once in a fresh process,
+with its outcome and the process's own peak RSS.
+
 Usage::
 
-    python bench/parse_speed.py [--repeats 3] [--seconds 0.5] [--baseline HEAD] [--only pdf,docx]
+    python bench/parse_speed.py [--repeats 3] [--seconds 0.5] [--baseline HEAD] [--only pdf,docx] [--hostile]
 """
 
 from __future__ import annotations
@@ -59,6 +63,41 @@ OCR_ROWS: list[tuple[str, str, str, str, tuple]] = [
     ("OCR jpeg, upside down", "scan.jpg", "scan_corpus", "image", ("jpeg", 180)),
     ("OCR tiff: 3 pages", "notices.tiff", "scan_corpus", "multipage_tiff", ()),
 ]
+HOSTILE_ROWS: list[tuple[str, str, str]] = [
+    # (label, file name, Python expression building the bytes from the tests' corpora)
+    ("xlsx: 1,000,000 rows", "huge.xlsx", "sheets_corpus.huge_xlsx(Path(tmp) / 'huge.xlsx', 1_000_000).read_bytes()"),
+    ("xlsx: entity bomb", "laughs.xlsx", "sheets_corpus.billion_laughs_xlsx()"),
+    ("xlsx: ZIP bomb", "bomb.xlsx", "sheets_corpus.zip_bomb_xlsx()"),
+    ("docx: ZIP bomb", "bomb.docx", "office_corpus.zip_bomb_docx()"),
+    ("docx: entity bomb", "laughs.docx", "office_corpus.billion_laughs_docx()"),
+    ("eml: 20 MB attachments", "logs.eml", "mail_corpus.huge_attachment(20)"),
+    ("png: 12,000 x 12,000 pixels", "bomb.png", "scan_corpus.pixel_bomb_png()"),
+    ("pdf: 2,000 pages", "big.pdf", "hostile_corpus.big_pdf(2000)"),
+]
+HOSTILE_CHILD = """
+import json, sys, tempfile, time
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from ingestion_assets.parsing import ParseError, ParseLimits, parse_bytes
+from tests import hostile_corpus, mail_corpus, office_corpus, scan_corpus, sheets_corpus
+with tempfile.TemporaryDirectory() as tmp:
+    data = {expression}
+
+
+def peak_mib():
+    with open("/proc/self/status") as status:  # this process's own peak (ru_maxrss survives exec)
+        return int(next(line for line in status if line.startswith("VmHWM")).split()[1]) / 1024
+
+
+before, started = peak_mib(), time.perf_counter()
+try:
+    doc = parse_bytes({name!r}, data, ParseLimits(ocr="auto"))
+    outcome = f"{{doc.page_count}} page(s), {{len(doc.text):,}} chars" + (f"; {{doc.warnings[0]}}" if doc.warnings else "")
+except ParseError as exc:
+    outcome = f"ParseError: {{exc}}"
+print(json.dumps({{"seconds": time.perf_counter() - started, "outcome": outcome, "rss": peak_mib(),
+                  "base": before, "bytes": len(data)}}))
+"""
 UNITS = {"pptx": "slides", "odp": "slides", "xlsx": "sheets", "csv": "sheets"}
 CHILD = """
 import json, resource, statistics, sys, time
@@ -138,6 +177,26 @@ def speed_table(repeats: int, seconds: float, only: set[str]) -> None:
         print(
             f"| {label:34} | {size:>9} | {result['pages']:>6} | {result['rate']:>10.1f} | "
             f"{result['rss']:>6.0f} MB | {result['base']:>10.0f} MB |  {unit}/s"
+        )
+
+
+def hostile_table() -> None:
+    """Each hostile file parsed once in a fresh process: the outcome, the time and the peak RSS."""
+    print()
+    print("Hostile files: one parse each in a fresh process; peak RSS is the process's own (VmHWM)")
+    print(f"| {'file':28} | {'size':>9} | {'seconds':>7} | {'peak RSS':>9} | {'before':>7} | outcome")
+    print(f"|{'-' * 30}|{'-' * 11}|{'-' * 9}|{'-' * 11}|{'-' * 9}|{'-' * 9}")
+    for label, name, expression in HOSTILE_ROWS:
+        code = HOSTILE_CHILD.format(repo=str(REPO), expression=expression, name=name)
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False)
+        if done.returncode:
+            print(f"| {label:28} | failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+            continue
+        result = json.loads(done.stdout)
+        size = f"{result['bytes'] / 1024:.0f} KiB"
+        print(
+            f"| {label:28} | {size:>9} | {result['seconds']:>7.2f} | {result['rss']:>6.0f} MB | "
+            f"{result['base']:>4.0f} MB | {result['outcome'][:110]}"
         )
 
 
@@ -241,9 +300,14 @@ def main() -> None:
     parser.add_argument("--baseline", default="HEAD", help="git revision whose pdf.py is the baseline")
     parser.add_argument("--only", default="", help="comma-separated suffixes (pdf,docx,...) and/or 'ocr'")
     parser.add_argument("--no-speed", action="store_true", help="headings and OCR comparison only")
+    parser.add_argument("--hostile", action="store_true", help="only the hostile files: outcome and peak RSS")
     options = parser.parse_args()
+    if options.hostile:
+        hostile_table()
+        return
     if not options.no_speed:
         speed_table(options.repeats, options.seconds, {s for s in options.only.split(",") if s})
+        hostile_table()
     headings_table(options.baseline)
     ocr_comparison(options.baseline, options.repeats)
 
