@@ -226,13 +226,18 @@ class LanceDBStore(dg.ConfigurableResource):
         )
 
     def delete_documents(self, doc_ids: Iterable[str]) -> dict[str, int]:
-        """Delete every row of `doc_ids` from all three tables (one commit per table); rows deleted per table."""
+        """Delete every row of `doc_ids` from all three tables (one commit per table); rows deleted per table.
+
+        `embeddings` goes first and `documents` last: a purge cut short after any commit never leaves
+        a deleted document searchable, and its `documents` row, still there, makes the next listing
+        purge it again.
+        """
         doc_ids = sorted(set(doc_ids))
         deleted: dict[str, int] = {}
         if not doc_ids:
             return deleted
         db = self.connect()
-        for name in TABLES:
+        for name in reversed(TABLES):
             table = self.open_table(name, db)
             if table is None:
                 continue

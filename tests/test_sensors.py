@@ -96,6 +96,10 @@ def test_new_changed_touched_deleted(instance, store, inbox):
     run_all(instance, deleted)
     for table in (DOCUMENTS, CHUNKS, EMBEDDINGS):
         assert doc_ids(store, table) == ["beekeeping.md", "lighthouse-keeping.pdf"]
+    purged_at = {
+        name: store.open_table(name).list_versions()[-1]["timestamp"] for name in (DOCUMENTS, CHUNKS, EMBEDDINGS)
+    }
+    assert purged_at[EMBEDDINGS] < purged_at[CHUNKS] < purged_at[DOCUMENTS], "vectors go first, documents last"
     assert not tick(instance, inbox, store).run_requests
 
 
