@@ -103,8 +103,8 @@ def run_retry(doc_ids: list[str], failed_only: bool, log_level: str) -> int:
     return 0 if all(s.ok for s in statuses) else 1
 
 
-def _source_root_for(path: str) -> tuple[str | None, Path | str]:
-    """(the source root for this invocation, or None to keep INGEST_SOURCE_DIR; what to scan).
+def _source_root_for(path: str) -> tuple[str | None, Path | str | None]:
+    """(the source root for this invocation, or None to keep INGEST_SOURCE_DIR; what to scan, or None for all of it).
 
     PATH is a folder or an `s3://bucket/prefix/` URL. One inside the configured source is scanned
     as part of it (same keys); one outside becomes the source root for this invocation. A PATH
@@ -124,12 +124,14 @@ def _source_root_for(path: str) -> tuple[str | None, Path | str]:
             except SourceUnavailable:
                 inside = False
             if inside:
-                return None, url
+                return None, (None if configured.relative_prefix(url) == "" else url)
         return url, url
     target.check()
     folder = target.root
     if not configured.is_object_store:
         root = configured.root
-        if folder == root or root in folder.parents:
+        if folder == root:
+            return None, None
+        if root in folder.parents:
             return None, folder
     return str(folder), folder

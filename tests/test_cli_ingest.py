@@ -64,8 +64,10 @@ def test_ingest_exits_1_when_a_document_fails(tmp_path):
     (work / "docs").mkdir(parents=True)
     shutil.copy(SAMPLES / "tidal-energy.txt", work / "docs")
     (work / "docs" / "broken.pdf").write_bytes(b"%PDF-1.7\n this is not a pdf")
+    (work / "docs" / "notes.bin").write_bytes(b"\x00\x01")
     env = {k: v for k, v in os.environ.items() if k not in ("LANCEDB_URI", "INGEST_SOURCE_DIR")}
     env.update(PYTHONPATH=str(REPO), DAGSTER_HOME=str(tmp_path / "home"), LANCEDB_URI=str(tmp_path / "db"))
+    env["INGEST_SOURCE_DIR"] = str(work / "docs")  # PATH below is the source root itself: a whole listing
     (tmp_path / "home").mkdir()
 
     result = _ingestctl("ingest", "docs", env=env, cwd=work)
@@ -75,6 +77,9 @@ def test_ingest_exits_1_when_a_document_fails(tmp_path):
     assert "[documents]" in broken and "PDF" in broken
     good = next(line for line in result.stdout.splitlines() if line.startswith("tidal-energy.txt"))
     assert "embeddings" in good
+    assert "1 file(s) skipped: 1 unsupported type (notes.bin)" in result.stdout, "skipped files do not fail the run"
+    skipped = _ingestctl("status", "--skipped", env=env, cwd=work)
+    assert skipped.stdout.splitlines()[1:] == ["unsupported type     notes.bin"]
 
 
 def test_model_change_reembeds_stored_chunks_only(tmp_path):
