@@ -303,17 +303,6 @@ class _Styles:
                 return 1
         return 0
 
-    def block(self, p: Any, style: str, text: str) -> tuple[str, str]:
-        level = _outline(p.find(f"{W}pPr/{W}outlineLvl"))
-        if level is None:
-            level = self.styles.heading_level(style)
-        if level:
-            return "heading", heading(text, level)
-        list_level = self.list_level(p, style)
-        if list_level is not None:
-            return "list", list_item(text, list_level)
-        return "text", paragraph(text)
-
     def list_level(self, style_id: str, numbered: bool) -> int | None:
         for name, _, _, num in self.chain(style_id):
             match = _LIST_STYLE.match(name)
