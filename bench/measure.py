@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from resources.document_source import SourceFile
+    from resources.sources.base import SourceFile
     from resources.tables import DocumentRow
 
 REPO = Path(__file__).resolve().parent.parent

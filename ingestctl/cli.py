@@ -17,6 +17,17 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("path", nargs="?", help="folder or s3://bucket/prefix/ to ingest (default: INGEST_SOURCE_DIR)")
     ingest.add_argument("--max-docs-per-run", type=int, help="documents per run (default INGEST_MAX_DOCS_PER_RUN)")
     ingest.add_argument("--log-level", default="INFO", help="Dagster console log level (default INFO)")
+    ingest.add_argument(
+        "--keep-deleted",
+        action="store_true",
+        help="keep the rows of documents whose file is gone (default: purge them; INGEST_KEEP_DELETED)",
+    )
+
+    confirm = sub.add_parser(
+        "confirm-deletions",
+        help="confirm a mass deletion held by the guard: the next listing purges the documents no longer listed",
+    )
+    confirm.add_argument("path", nargs="?", help="folder or s3://bucket/prefix/ (default: INGEST_SOURCE_DIR)")
 
     status = sub.add_parser("status", help="per-document, per-phase state from Dagster's records")
     status.add_argument("docs", nargs="*", metavar="DOC", help="document ids (default: all)")
@@ -61,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
     parser = build_parser()
     args = parser.parse_args(argv)
-    from resources.document_source import SourceUnavailable
+    from resources.sources.base import SourceUnavailable
 
     try:
         return _run(parser, args)
@@ -81,7 +92,11 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "ingest":
         from ingestctl.ingest import run_ingest
 
-        return run_ingest(args.path, args.max_docs_per_run, args.log_level)
+        return run_ingest(args.path, args.max_docs_per_run, args.log_level, args.keep_deleted)
+    if args.command == "confirm-deletions":
+        from ingestctl.ingest import run_confirm_deletions
+
+        return run_confirm_deletions(args.path)
     if args.command == "retry":
         if bool(args.docs) == args.failed:
             parser.error("retry takes either --failed or document ids")

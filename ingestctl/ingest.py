@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingestctl.instance import CliContext
 
+if TYPE_CHECKING:
+    from resources.lancedb_store import StoredVersions
+    from resources.sources.base import Scan
 
-def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -> int:
-    """Raises SourceUnavailable (exit 2) when the source, or PATH, does not exist or cannot be listed."""
-    override, under = _source_root_for(path) if path else (None, None)
+
+def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str, keep_deleted: bool = False) -> int:
+    """Purge what is gone, ingest what is new, changed or unfinished. Exit 2 when the source (or PATH)
+    does not exist or cannot be listed (SourceUnavailable), or when a mass deletion is held."""
+    override, under = _source_root_for(path) if path else (None, "")
     cli = CliContext.from_env(source_dir=override)
     scan = cli.source.scan(under)
     instance = cli.instance
 
-    from ingestctl.runs import execute_plans, print_status_table
+    from ingestctl.runs import execute_plans, execute_purge, print_status_table
     from ingestion_assets.planning import plan_work
     from ingestion_assets.records import register_partitions
     from ingestion_assets.run_health import fail_dead_runs
@@ -33,14 +38,18 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -
     listing = SourceListing.of(cli.source.location, scan)
     if listing.skipped:
         print(listing.summary())
-    if under is None or override is not None:
+    if not under:
         listing.record(instance)
 
     dead = fail_dead_runs(instance)
     if dead:
         print(f"marked {len(dead)} run(s) whose worker died as failed: {', '.join(dead)}")
-    added = register_partitions(instance, keys)
     stored = cli.store.stored_versions()
+    deletions = _deletions(cli, scan, stored, whole_root=override is not None, keep_deleted=keep_deleted)
+    if deletions.held:
+        print(deletions.line(), file=sys.stderr)
+    execute_purge(instance, deletions.to_purge, log_level, "ingestctl")
+    added = register_partitions(instance, keys)
     work = plan_work(
         instance,
         scan.files,
@@ -54,8 +63,11 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -
 
     started = time.perf_counter()
     execute_plans(instance, work.runs, log_level, "ingestctl", cli.run_config)
+    if not (deletions.held or deletions.kept):
+        execute_purge(instance, deletions.deferred, log_level, "ingestctl")
+    changed_store = bool(work.runs or deletions.to_purge or deletions.deferred)
     statuses = document_statuses(
-        instance, keys, cli.store, cli.versions, materialization_times=False, stored=None if work.runs else stored
+        instance, keys, cli.store, cli.versions, materialization_times=False, stored=None if changed_store else stored
     )
     print_status_table(statuses)
     failed = [s for s in statuses if not s.ok]
@@ -63,7 +75,44 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str) -
         f"{len(statuses) - len(failed)} of {len(statuses)} document(s) fully ingested, {len(failed)} not; "
         f"{time.perf_counter() - started:.1f} s"
     )
+    if deletions.held:
+        return 2
     return 1 if failed or scan.rejected else 0
+
+
+def run_confirm_deletions(path: str | None) -> int:
+    """Record that the documents a held deletion names were deleted on purpose, for every entry point."""
+    override, under = _source_root_for(path) if path else (None, "")
+    cli = CliContext.from_env(source_dir=override)
+    scan = cli.source.scan(under)
+    from ingestion_assets.deletions import confirm_deletions
+
+    deletions = _deletions(cli, scan, cli.store.stored_versions(), whole_root=override is not None)
+    if not deletions.held:
+        print(
+            f"no deletion held for {deletions.location}: {len(deletions.vanished)} document(s) no longer listed, "
+            "purged as usual by the next listing"
+        )
+        return 0
+    confirm_deletions(cli.instance, deletions)
+    print(
+        f"confirmed: the {len(deletions.vanished)} document(s) of {deletions.location} no longer listed are purged "
+        "by the next `ingestctl ingest`, inbox sensor tick or nightly purge (as long as the same ones are missing)"
+    )
+    return 0
+
+
+def _deletions(cli: CliContext, scan: Scan, stored: StoredVersions, whole_root: bool, keep_deleted: bool = False):
+    """What `scan` lacks of the documents known in its scope: below its key prefix in the configured
+    source, or, for a PATH outside it, the stored documents whose URI lies below PATH."""
+    from ingestion_assets.deletions import known_documents, plan_deletions
+    from ingestion_assets.records import registered_partitions
+
+    if whole_root:
+        known = cli.store.documents_under(cli.source.uri_for("").rstrip("/") + "/")
+    else:
+        known = known_documents(stored, registered_partitions(cli.instance), scan.under)
+    return plan_deletions(cli.instance, cli.source, scan, stored, known, keep_deleted=keep_deleted or None)
 
 
 def run_retry(doc_ids: list[str], failed_only: bool, log_level: str) -> int:
@@ -103,35 +152,19 @@ def run_retry(doc_ids: list[str], failed_only: bool, log_level: str) -> int:
     return 0 if all(s.ok for s in statuses) else 1
 
 
-def _source_root_for(path: str) -> tuple[str | None, Path | str | None]:
-    """(the source root for this invocation, or None to keep INGEST_SOURCE_DIR; what to scan, or None for all of it).
+def _source_root_for(path: str) -> tuple[str | None, str]:
+    """(the source root for this invocation, or None to keep INGEST_SOURCE_DIR; the key prefix to scan).
 
     PATH is a folder or an `s3://bucket/prefix/` URL. One inside the configured source is scanned
     as part of it (same keys); one outside becomes the source root for this invocation. A PATH
     that does not exist, cannot be listed or has an unsupported scheme raises SourceUnavailable.
     """
+    under = CliContext.from_env().source.scope(path)
+    if under is not None:
+        return None, under
     from ingestion_assets.parsing.registry import supported_suffixes
-    from resources.document_source import DocumentSource, SourceUnavailable, is_remote
-    from resources.settings import IngestSettings
+    from resources.document_source import DocumentSource
 
-    configured = DocumentSource(root_dir=IngestSettings.from_env().source_dir, suffixes=supported_suffixes())
     target = DocumentSource(root_dir=path, suffixes=supported_suffixes())
-    if is_remote(path):
-        url = target.object_store().url
-        if configured.is_object_store:
-            try:
-                inside = configured.relative_prefix(url) is not None
-            except SourceUnavailable:
-                inside = False
-            if inside:
-                return None, (None if configured.relative_prefix(url) == "" else url)
-        return url, url
     target.check()
-    folder = target.root
-    if not configured.is_object_store:
-        root = configured.root
-        if folder == root:
-            return None, None
-        if root in folder.parents:
-            return None, folder
-    return str(folder), folder
+    return target.location, ""

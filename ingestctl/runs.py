@@ -52,6 +52,30 @@ def execute_plans(
     return outcomes
 
 
+def execute_purge(instance: dg.DagsterInstance, doc_ids: Sequence[str], log_level: str, trigger: str) -> bool:
+    """Purge `doc_ids` (rows, then partitions) in one run of `purge_job`."""
+    if not doc_ids:
+        return True
+    from ingestion_assets.definitions import get_purge_job
+    from ingestion_assets.purge import purge_run_config
+    from ingestion_assets.run_health import in_process_tags
+
+    started = time.perf_counter()
+    with dg.execute_job(
+        dg.reconstructable(get_purge_job),
+        instance=instance,
+        tags={**in_process_tags(), "ingest/trigger": trigger},
+        run_config={**purge_run_config(list(doc_ids)), "loggers": {"console": {"config": {"log_level": log_level}}}},
+    ) as result:
+        outcome = "purged" if result.success else "failed to purge"
+        print(
+            f"{outcome} {len(doc_ids)} deleted document(s) in {time.perf_counter() - started:.1f} s "
+            f"(run id {result.run_id})",
+            flush=True,
+        )
+        return result.success
+
+
 def print_status_table(statuses, show_phases: bool = False) -> None:
     if not statuses:
         return

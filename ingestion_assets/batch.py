@@ -22,9 +22,10 @@ from resources.tables import CHUNKS, DOCUMENTS, EMBEDDINGS, ChunkRow, DocumentRo
 
 if TYPE_CHECKING:
     from ingestion_assets.chunking import TokenChunker
-    from resources.document_source import ContentHash, DocumentSource
+    from resources.document_source import DocumentSource
     from resources.embedding_model import EmbeddingModel
     from resources.lancedb_store import LanceDBStore, WriteOutcome
+    from resources.sources.base import ContentHash
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -8,6 +8,7 @@ import dagster as dg
 
 from ingestion_assets.assets import build_ingest_documents
 from ingestion_assets.checks import build_ingestion_checks
+from ingestion_assets.deletions import source_deletions
 from ingestion_assets.jobs import INGEST_JOB, INGEST_JOB_CELERY, build_jobs
 from ingestion_assets.parsing.registry import supported_suffixes
 from ingestion_assets.phase_versions import PhaseVersions
@@ -18,7 +19,7 @@ from ingestion_assets.upkeep_assets import build_ingestion_report, lancedb_maint
 from resources.settings import IngestSettings
 from sensors.dead_run_sensor import build_dead_run_sensor
 from sensors.inbox_sensor import InboxSensorSettings, build_inbox_sensor
-from sensors.nightly_backfill import build_nightly_backfill
+from sensors.nightly_backfill import build_nightly_backfill, build_nightly_purge
 from sensors.nightly_maintenance import build_nightly_maintenance
 
 
@@ -34,6 +35,7 @@ def build_definitions(settings: IngestSettings) -> dg.Definitions:
         assets=[
             build_ingest_documents(versions, embedder.dimensions, settings.max_docs_per_run),
             source_files,
+            source_deletions,
             lancedb_maintenance,
             build_ingestion_report(ReportSettings.of(settings)),
         ],
@@ -57,6 +59,7 @@ def build_definitions(settings: IngestSettings) -> dg.Definitions:
             build_nightly_backfill(
                 jobs.run_job, settings.nightly_cron, settings.timezone, settings.max_docs_per_run, running
             ),
+            build_nightly_purge(settings.nightly_cron, settings.timezone, running),
             build_nightly_maintenance(jobs.maintenance, settings.maintenance_cron, settings.timezone, running),
         ],
         executor=dg.in_process_executor,
@@ -78,6 +81,11 @@ def defs() -> dg.Definitions:
 def get_ingest_job() -> dg.JobDefinition:
     """`ingest_job`, reconstructable by Dagster in any process (`ingestctl`, tests, run workers)."""
     return defs().resolve_job_def(INGEST_JOB)
+
+
+def get_purge_job() -> dg.JobDefinition:
+    """`purge_job` with its resources, reconstructable by Dagster in any process (`ingestctl`, tests)."""
+    return defs().resolve_job_def(purge_job.name)
 
 
 def get_ingest_job_celery() -> dg.JobDefinition:

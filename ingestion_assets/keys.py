@@ -21,3 +21,5 @@ POOL = "ingestion"
 
 documents_partitions = dg.DynamicPartitionsDefinition(name="documents")
 """One partition per document; the key is its path relative to the source root."""
+SOURCE_DELETIONS_KEY = dg.AssetKey("source_deletions")
+"""The external asset of deletions held by the mass-deletion guard, and of their confirmations."""

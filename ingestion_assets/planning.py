@@ -4,7 +4,8 @@ Dagster's per-partition status says which phases succeeded; the LanceDB rows say
 file content, parser, chunker and model. A ranged run covers a contiguous span of partitions in
 insertion order, so a run is a maximal span of documents that need the same phases. The inbox
 sensor classifies with `classify_listing`; the nightly backfill, `ingestctl ingest` and
-`ingestctl retry` plan with `plan_work`, which classifies the same way.
+`ingestctl retry` plan with `plan_work`, which classifies the same way. What is no longer listed
+is `ingestion_assets/deletions.py`'s.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from ingestion_assets.dagster_compat import range_tags
 from ingestion_assets.keys import PHASE_KEYS
 from ingestion_assets.phase_versions import PhaseVersions
 from ingestion_assets.records import PhaseStatuses, Status, phase_statuses, registered_partitions
-from resources.document_source import DocumentSource, SourceFile
+from resources.document_source import DocumentSource
 from resources.lancedb_store import Fingerprint, LanceDBStore, StoredVersions
+from resources.sources.base import SourceFile
 from resources.tables import CHUNKS, DOCUMENTS, EMBEDDINGS
 
 
@@ -80,35 +82,24 @@ def changed_or_unreadable(file: SourceFile, stored: Fingerprint | None, source: 
 
 @dataclass
 class ListingChanges:
-    """A listing of the source against Dagster's partitions and the stored documents."""
+    """The listed files against Dagster's partitions and the stored documents (what is gone is
+    `ingestion_assets/deletions.py`'s to decide)."""
 
     new: list[SourceFile] = field(default_factory=list)
     """Listed files without a partition."""
     changed: list[SourceFile] = field(default_factory=list)
     """Listed files with a partition but no stored row, or whose content changed (or cannot be read now)."""
     unchanged: list[SourceFile] = field(default_factory=list)
-    gone_partitions: list[str] = field(default_factory=list)
-    """Partitions whose file is no longer listed."""
-    deleted: dict[str, Fingerprint] = field(default_factory=dict)
-    """Stored documents whose file is no longer listed."""
-
-    def renamed(self, incoming_hashes: Collection[str]) -> list[str]:
-        """Deleted documents whose content arrives under another name (renamed, moved): their parse
-        and vectors are reused by the new name, so they are purged only after it is ingested."""
-        return [doc_id for doc_id, stored in self.deleted.items() if stored.content_hash in incoming_hashes]
 
 
 def classify_listing(
     files: Sequence[SourceFile],
-    listed: Collection[str],
-    registered: Sequence[str],
+    registered: Collection[str],
     stored: dict[str, Fingerprint],
     source: DocumentSource,
 ) -> ListingChanges:
-    """Classify `files` as new, changed or unchanged, and find what is gone: partitions and stored
-    documents whose key is not in `listed` (every key of the listing, `files` being those to classify)."""
+    """Classify `files` as new, changed or unchanged."""
     changes = ListingChanges()
-    listed = set(listed)
     partitions = set(registered)
     for file in files:
         if file.key not in partitions:
@@ -117,8 +108,6 @@ def classify_listing(
             changes.changed.append(file)
         else:
             changes.unchanged.append(file)
-    changes.gone_partitions = [k for k in registered if k not in listed]
-    changes.deleted = {doc_id: fp for doc_id, fp in stored.items() if doc_id not in listed}
     return changes
 
 
@@ -187,7 +176,7 @@ def plan_work(
     registered = set(order)
     files = [f for f in files if f.key in registered and (only is None or f.key in only)]
     stored = stored if stored is not None else store.stored_versions()
-    listing = classify_listing(files, {f.key for f in files}, order, stored.fingerprints, source)
+    listing = classify_listing(files, registered, stored.fingerprints, source)
     changed = {f.key for f in listing.changed}
     statuses = phase_statuses(instance, [f.key for f in files])
     needed = phases_needed(files, changed, statuses, stored, versions)

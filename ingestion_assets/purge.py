@@ -1,7 +1,8 @@
-"""Removing the rows of documents whose files are gone (their partitions no longer exist)."""
+"""`purge_job`: removing the rows and partitions of documents whose files are gone."""
 
 import dagster as dg
 
+from ingestion_assets.deletions import purge
 from resources.lancedb_store import LanceDBStore
 
 
@@ -9,9 +10,19 @@ class PurgeConfig(dg.Config):
     doc_ids: list[str]
 
 
-@dg.op(description="Delete every row of the given documents from `documents`, `chunks` and `embeddings`.")
+def purge_run_config(doc_ids: list[str]) -> dict:
+    """The run config of a `purge_job` run purging `doc_ids`."""
+    return {"ops": {"purge_documents": {"config": {"doc_ids": doc_ids}}}}
+
+
+@dg.op(
+    description=(
+        "Delete every row of the given documents from `embeddings`, `chunks` and `documents` (one commit per "
+        "table, in that order), then their partitions."
+    )
+)
 def purge_documents(context: dg.OpExecutionContext, config: PurgeConfig, lancedb: LanceDBStore) -> None:
-    deleted = lancedb.delete_documents(config.doc_ids)
+    deleted = purge(context.instance, lancedb, config.doc_ids)
     context.log.info(f"purged {len(config.doc_ids)} document(s): rows deleted per table {deleted}")
     context.add_output_metadata(
         {"documents": len(config.doc_ids), **{f"{t}_rows_deleted": n for t, n in deleted.items()}}
@@ -19,7 +30,10 @@ def purge_documents(context: dg.OpExecutionContext, config: PurgeConfig, lancedb
 
 
 @dg.job(
-    description="Delete the LanceDB rows of documents whose source files were deleted (requested by the inbox sensor).",
+    description=(
+        "Purge documents whose source files were deleted: requested by the inbox sensor and the nightly purge, "
+        "run by `ingestctl ingest`."
+    ),
     executor_def=dg.in_process_executor,
     tags={"ingest/kind": "purge"},
 )

@@ -10,6 +10,7 @@ import dagster as dg
 
 from ingestion_assets import verification
 from ingestion_assets.dagster_compat import RANGE_END, RANGE_START
+from ingestion_assets.deletions import current_holds
 from ingestion_assets.keys import PHASE_KEYS
 from ingestion_assets.records import phase_statuses, registered_partitions
 from ingestion_assets.source_listing import SourceListing
@@ -116,6 +117,7 @@ def build_report(
         )
     ready = all(c.passed for c in checks) and all(q["hits"] > 0 for q in queries)
     listing = SourceListing.latest(instance)
+
     return {
         "ready_for_queries": ready,
         "documents": len(keys),
@@ -131,6 +133,7 @@ def build_report(
             if listing is not None
             else None
         ),
+        "held_deletions": current_holds(instance),
         "sample_queries": queries,
         "recent_runs": recent_runs(instance),
         "model": model.model_id,
@@ -151,6 +154,8 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"on {report['embedding_backend']}",
         "",
     ]
+    for held in report["held_deletions"]:
+        lines += [f"**{held}**", ""]
     lines += ["#### Documents per phase and state", ""]
     lines += ["| phase | materialized | failed | in progress | missing |", "|---|---|---|---|---|"]
     for phase, c in report["states"].items():

@@ -16,7 +16,8 @@ from typing import TypeVar
 import dagster as dg
 
 from ingestion_assets.keys import GROUP, SOURCE_FILES_KEY
-from resources.document_source import SKIP_REASONS, Scan
+from resources.sources.base import Scan
+from resources.sources.naming import SKIP_REASONS
 
 T = TypeVar("T")
 

@@ -85,6 +85,11 @@ class StoredVersions:
     warnings: dict[str, list[str]] = field(default_factory=dict)
     """Parser warnings of the documents that have some."""
 
+    @property
+    def documents(self) -> set[str]:
+        """Every document with rows in any of the three tables (a purge cut short leaves some in one or two)."""
+        return set(self.fingerprints) | set(self.chunkers) | set(self.models)
+
 
 def doc_filter(doc_ids: Iterable[str]) -> Expr:
     """`doc_id IN (...)` as a typed expression: document names never become SQL text."""
@@ -303,6 +308,21 @@ class LanceDBStore(dg.ConfigurableResource):
             return {}
         vectors = rows.column("vector").to_numpy(zero_copy_only=False)
         return dict(zip(rows.column("text_hash").to_pylist(), vectors, strict=True))
+
+    def documents_under(self, uri_prefix: str) -> set[str]:
+        """The documents whose `source_uri` lies below `uri_prefix` (a folder's or a bucket prefix's URI)."""
+        rows = self.read(DOCUMENTS, ["doc_id", "source_uri"])
+        return (
+            {
+                doc_id
+                for doc_id, uri in zip(
+                    rows.column("doc_id").to_pylist(), rows.column("source_uri").to_pylist(), strict=True
+                )
+                if uri.startswith(uri_prefix)
+            }
+            if rows.num_rows
+            else set()
+        )
 
     def fingerprints(self) -> dict[str, Fingerprint]:
         """Size, mtime, content hash and parser version of every stored document."""

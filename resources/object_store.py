@@ -29,7 +29,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 SCHEME = "s3"
-PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload")
 """Names of objects still being delivered (the same rule as the local folder)."""
 
 DEFAULT_MAX_ATTEMPTS = 3
@@ -229,13 +228,10 @@ def relative_key_problem(relative: str) -> str | None:
 
 
 def _skip(relative: str) -> bool:
-    """Folder markers (`name/`), hidden names (any part starting with '.') and partial uploads."""
-    if relative == "" or relative.endswith("/"):
-        return True
-    parts = relative.split("/")
-    if any(part.startswith(".") and part not in (".", "..") for part in parts):
-        return True
-    return parts[-1].endswith(PARTIAL_SUFFIXES)
+    """Folder markers (`name/`), hidden names and partial uploads (`resources/sources/naming.py`)."""
+    from resources.sources.naming import hidden_or_partial
+
+    return relative == "" or relative.endswith("/") or hidden_or_partial(relative)
 
 
 class ObjectStore:

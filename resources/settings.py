@@ -55,6 +55,9 @@ class IngestSettings:
     max_drift_pct: float = field(default=0.5, metadata={"env": "INGEST_MAX_DRIFT_PCT"})
     sample_min_score: float = field(default=0.3, metadata={"env": "INGEST_SAMPLE_MIN_SCORE"})
     max_file_mb: float = field(default=512.0, metadata={"env": "INGEST_MAX_FILE_MB"})
+    keep_deleted: bool = field(default=False, metadata={"env": "INGEST_KEEP_DELETED"})
+    deletion_guard_share: float = field(default=0.5, metadata={"env": "INGEST_DELETION_GUARD_SHARE"})
+    deletion_guard_count: int = field(default=10, metadata={"env": "INGEST_DELETION_GUARD_COUNT"})
     max_pages: int = field(default=5000, metadata={"env": "INGEST_MAX_PAGES"})
     max_parse_seconds: float = field(default=300.0, metadata={"env": "INGEST_MAX_PARSE_SECONDS"})
     ocr: str = field(default="auto", metadata={"env": "INGEST_OCR"})
@@ -73,7 +76,10 @@ class IngestSettings:
             raw = environ.get(name) if name else None
             if raw:
                 kind = type(f.default)
-                values[f.name] = kind(raw) if kind is not str else raw
+                if kind is bool:
+                    values[f.name] = _flag(name, raw)
+                else:
+                    values[f.name] = kind(raw) if kind is not str else raw
         return cls(**values, from_environment=frozenset(values))
 
     def override(self, **values) -> IngestSettings:
@@ -113,6 +119,9 @@ class IngestSettings:
             include=self._bound("include"),
             exclude=self._bound("exclude"),
             max_file_mb=self.max_file_mb,
+            keep_deleted=self.keep_deleted,
+            deletion_guard_share=self.deletion_guard_share,
+            deletion_guard_count=self._bound("deletion_guard_count"),
         )
 
     def parser_config(self) -> ParserConfig:
@@ -160,3 +169,14 @@ class IngestSettings:
             "lancedb": self.lancedb_store(),
             "embedder": self.embedding_model(),
         }
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise ValueError(f"{name}={raw!r}: expected one of {', '.join(_TRUE + _FALSE)}")
+    return value in _TRUE

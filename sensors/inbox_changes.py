@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from ingestion_assets.deletions import Deletions, known_documents, plan_deletions
 from ingestion_assets.keys import DOCUMENTS_KEY
 from ingestion_assets.planning import classify_listing
 from ingestion_assets.records import Status, failure_stamps, phase_statuses, registered_partitions
 from ingestion_assets.source_listing import SourceListing
-from resources.document_source import DocumentSource, FileChangedWhileReading, SourceFile
+from resources.document_source import DocumentSource
 from resources.lancedb_store import LanceDBStore
+from resources.sources.base import FileChangedWhileReading, SourceFile
 
 
 @dataclass
@@ -26,10 +28,8 @@ class InboxChanges:
     new_partitions: list[str] = field(default_factory=list)
     to_ingest: dict[str, str] = field(default_factory=dict)
     """doc_id -> run-key token (content hash and mtime) of files to ingest from scratch."""
-    gone_partitions: list[str] = field(default_factory=list)
-    to_purge: list[str] = field(default_factory=list)
-    deferred_purge: list[str] = field(default_factory=list)
-    """Deleted documents whose content reappeared under another name: their parse is reused first."""
+    deletions: Deletions | None = None
+    """Documents no longer listed: purged now, deferred (maybe renamed), or held by the guard."""
     waiting: list[str] = field(default_factory=list)
     """Files written too recently (debounce) or over this tick's budget: a later tick takes them."""
     partition_order: list[str] = field(default_factory=list)
@@ -59,16 +59,15 @@ def detect_changes(
         else:
             settled.append(file)
     existing = registered_partitions(instance)
-    stored = store.fingerprints()
-    listed = {f.key for f in scan.files} | {rel for rel, _ in scan.rejected}
-    listing = classify_listing(settled, listed, existing, stored, source)
+    versions = store.stored_versions()
+    stored = versions.fingerprints
+    listing = classify_listing(settled, existing, stored, source)
     changes.new_partitions = [f.key for f in listing.new]
 
     known = [f.key for f in listing.changed]
     status = phase_statuses(instance, known, [DOCUMENTS_KEY])[DOCUMENTS_KEY] if known else {}
     failed = [k for k in known if status.get(k) == Status.FAILED and k not in stored]
     failed_at = failure_stamps(instance, failed)
-    incoming: dict[str, str] = {}
     candidates = {f.key for f in listing.new} | set(known)
     for file in (f for f in settled if f.key in candidates):
         if status.get(file.key) == Status.IN_PROGRESS:
@@ -85,13 +84,8 @@ def detect_changes(
         except (OSError, ValueError):
             # Unreadable, access denied or over INGEST_MAX_FILE_MB: its run fails it with the reason.
             content_hash = f"unhashed:{file.size_bytes}:{file.etag or ''}"
-        else:
-            incoming[file.key] = content_hash
         changes.to_ingest[file.key] = hashlib.sha256(f"{content_hash}:{file.mtime_ns}".encode()).hexdigest()[:16]
 
-    changes.gone_partitions = listing.gone_partitions
-    changes.deferred_purge = listing.renamed(set(incoming.values()))
-    changes.to_purge = [d for d in listing.deleted if d not in set(changes.deferred_purge)]
-    gone = set(changes.gone_partitions)
-    changes.partition_order = [k for k in existing if k not in gone] + changes.new_partitions
+    changes.deletions = plan_deletions(instance, source, scan, versions, known_documents(versions, existing))
+    changes.partition_order = existing + changes.new_partitions
     return changes

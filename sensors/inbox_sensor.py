@@ -11,7 +11,7 @@ import dagster as dg
 from ingestion_assets.dagster_compat import AssetJob
 from ingestion_assets.keys import PHASE_KEYS, documents_partitions
 from ingestion_assets.planning import plan_runs
-from ingestion_assets.purge import purge_job
+from ingestion_assets.purge import purge_job, purge_run_config
 from ingestion_assets.records import PARTITION_ADD_CHUNK
 from ingestion_assets.run_health import host_tags
 from resources.document_source import DocumentSource
@@ -39,10 +39,11 @@ def build_inbox_sensor(
         description=(
             "Watches INGEST_SOURCE_DIR (a folder or s3://bucket/prefix/); a source that does not exist "
             "or cannot be listed fails the tick with the reason. New files get a partition and are "
-            "ingested in batched ranged runs; changed files (size/mtime, then sha256) are re-ingested; deleted files lose their "
-            "partition and their rows; renamed files reuse their stored parse and vectors. Files "
+            "ingested in batched ranged runs; changed files (size/mtime, then sha256) are re-ingested; deleted files are purged "
+            "(rows and partition, by `purge_job`); renamed files reuse their stored parse and vectors. Files "
             f"younger than {settings.debounce_s:g} s (INGEST_DEBOUNCE_S), dot-files and *.part/*.tmp/*.crdownload "
             "wait. A document that failed is not retried until its file changes (see nightly_backfill). "
+            "When most known documents vanish at once, their purge is held until `ingestctl confirm-deletions`. "
             "Files that are not documents are counted per reason on the `source_files` asset."
         ),
     )
@@ -60,28 +61,26 @@ def build_inbox_sensor(
             )
             for plan in plans
         ]
-        if changes.to_purge and not _purge_in_flight(context.instance):
+        deletions = changes.deletions
+        if deletions.held:
+            context.log.warning(deletions.line())
+        if deletions.to_purge and not _purge_in_flight(context.instance):
             run_requests.append(
-                dg.RunRequest(
-                    job_name=purge_job.name,
-                    run_config={"ops": {"purge_documents": {"config": {"doc_ids": changes.to_purge}}}},
-                    tags=tags,
-                )
+                dg.RunRequest(job_name=purge_job.name, run_config=purge_run_config(deletions.to_purge), tags=tags)
             )
         partition_requests: list = [
             documents_partitions.build_add_request(changes.new_partitions[i : i + PARTITION_ADD_CHUNK])
             for i in range(0, len(changes.new_partitions), PARTITION_ADD_CHUNK)
         ]
-        if changes.gone_partitions:
-            partition_requests.append(documents_partitions.build_delete_request(changes.gone_partitions))
         summary = {
             "files": changes.files,
             "new": len(changes.new_partitions),
             "to_ingest": len(changes.to_ingest),
             "runs": len(plans),
-            "deleted": len(changes.gone_partitions),
-            "purge": len(changes.to_purge),
-            "deferred_purge": len(changes.deferred_purge),
+            "deleted": len(deletions.vanished),
+            "purge": len(deletions.to_purge),
+            "deferred_purge": len(deletions.deferred),
+            "held_deletions": len(deletions.vanished) if deletions.held else 0,
             "waiting": len(changes.waiting),
             "skipped": changes.listing.skipped_total,
             "seconds": round(time.perf_counter() - started, 3),
@@ -94,7 +93,9 @@ def build_inbox_sensor(
             run_requests=run_requests,
             dynamic_partitions_requests=partition_requests,
             cursor=json.dumps(summary, sort_keys=True),
-            skip_reason=None if run_requests or partition_requests else f"nothing to do ({changes.files} files)",
+            skip_reason=None
+            if run_requests or partition_requests
+            else (deletions.line() if deletions.held else f"nothing to do ({changes.files} files)"),
         )
 
     return inbox_sensor

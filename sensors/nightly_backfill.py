@@ -1,10 +1,14 @@
-"""`nightly_backfill`: every night, materialise exactly the phases that are missing, failed or stale."""
+"""`nightly_backfill` and `nightly_purge`: every night, materialise exactly the phases that are missing, failed
+or stale, and purge the documents whose file is gone."""
 
 import dagster as dg
 
 from ingestion_assets.dagster_compat import AssetJob
+from ingestion_assets.deletions import known_documents, plan_deletions
 from ingestion_assets.phase_versions import PhaseVersions
 from ingestion_assets.planning import plan_work
+from ingestion_assets.purge import purge_job, purge_run_config
+from ingestion_assets.records import registered_partitions
 from ingestion_assets.run_health import fail_dead_runs, host_tags
 from resources.chunker_config import ChunkerConfig
 from resources.document_source import DocumentSource
@@ -43,3 +47,34 @@ def build_nightly_backfill(
         return requests or dg.SkipReason("every document is materialised and up to date")
 
     return nightly_backfill
+
+
+def build_nightly_purge(cron: str, timezone: str, running: bool) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name="nightly_purge",
+        job=purge_job,
+        cron_schedule=cron,
+        execution_timezone=timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED,
+        description=(
+            "Purge the documents whose file is gone (rows and partitions), as the inbox sensor does, for the "
+            "deletions it did not see (its daemon was down, it was stopped). A mass deletion is held until "
+            f"`ingestctl confirm-deletions`. Cron {cron} ({timezone}), beside nightly_backfill."
+        ),
+    )
+    def nightly_purge(
+        context: dg.ScheduleEvaluationContext, source: DocumentSource, lancedb: LanceDBStore
+    ) -> dg.SkipReason | dg.RunRequest:
+        scan = source.scan()
+        stored = lancedb.stored_versions()
+        registered = registered_partitions(context.instance)
+        deletions = plan_deletions(context.instance, source, scan, stored, known_documents(stored, registered))
+        if deletions.held:
+            context.log.warning(deletions.line())
+            return dg.SkipReason(deletions.line())
+        if not deletions.to_purge:
+            return dg.SkipReason("no deleted document to purge")
+        tags = {**host_tags(), "ingest/trigger": "nightly_purge"}
+        return dg.RunRequest(run_config=purge_run_config(deletions.to_purge), tags=tags)
+
+    return nightly_purge

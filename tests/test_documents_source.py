@@ -7,7 +7,8 @@ import os
 import pytest
 
 from ingestion_assets.parsing import ParseError, decode_text, html_to_text, parse_bytes, supported_suffixes
-from resources.document_source import DocumentSource, InvalidDocumentName, partition_key_for
+from resources.document_source import DocumentSource
+from resources.sources.naming import InvalidDocumentName, partition_key_for
 
 
 @pytest.mark.parametrize("name", ["a...b.txt", "bad\x07bell.txt", "tab\tname.md", "../escape.txt", "new\nline.txt"])
@@ -33,7 +34,7 @@ def test_keys_are_relative_posix_paths(tmp_path):
     assert [f.key for f in scan.files] == ["sub dir/Ünïcode, name's.md", "top.pdf"]
     assert [rel for rel, _ in scan.rejected] == ["a...b.txt"]
     with pytest.raises(InvalidDocumentName, match="symbolic links"):
-        DocumentSource(suffixes=supported_suffixes(), root_dir=str(tmp_path)).path_for("link.txt")
+        DocumentSource(suffixes=supported_suffixes(), root_dir=str(tmp_path)).source.path_for("link.txt")
 
 
 def test_every_file_is_a_document_or_skipped_with_its_reason(tmp_path):

@@ -12,9 +12,10 @@ import pytest
 
 from ingestion_assets.parsing import supported_suffixes
 from ingestion_assets.status import document_statuses
-from resources.document_source import DocumentSource, FileChangedWhileReading, hash_file, read_exact
+from resources.document_source import DocumentSource
 from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS
 from resources.parser_config import ParserConfig
+from resources.sources.base import FileChangedWhileReading, hash_file, read_exact
 from tests import hostile_corpus
 from tests.conftest import REPO, current_definitions, current_versions, materialize, sample_keys
 

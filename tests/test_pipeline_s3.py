@@ -23,8 +23,9 @@ import pytest
 from ingestion_assets.keys import DOCUMENTS_KEY, EMBEDDINGS_KEY, PHASE_KEYS
 from ingestion_assets.parsing import supported_suffixes
 from ingestion_assets.status import document_statuses
-from resources.document_source import DocumentSource, SourceUnavailable
+from resources.document_source import DocumentSource
 from resources.lancedb_store import CHUNKS, DOCUMENTS, EMBEDDINGS, LanceDBStore, has_primary_key
+from resources.sources.base import SourceUnavailable
 from tests.conftest import (
     REPO,
     SAMPLES,
@@ -155,9 +156,9 @@ def test_sensor_on_a_bucket_new_changed_touched_deleted(instance, bucket):
 
     bucket.delete("tidal-energy.txt")
     deleted = tick(instance, source, store)
-    assert "tidal-energy.txt" not in instance.get_dynamic_partitions("documents")
     assert [r.job_name for r in deleted.run_requests] == ["purge_job"]
     run_all(instance, deleted)
+    assert "tidal-energy.txt" not in instance.get_dynamic_partitions("documents")
     for table in (DOCUMENTS, CHUNKS, EMBEDDINGS):
         assert doc_ids(store, table) == ["beekeeping.md", "lighthouse-keeping.pdf"]
 
@@ -185,7 +186,7 @@ def test_rename_on_a_bucket_reuses_parse_and_vectors(instance, bucket):
     bucket.delete("old-name.pdf")
     moved = tick(instance, source, store)
 
-    assert instance.get_dynamic_partitions("documents") == ["archive/new-name.pdf"]
+    assert instance.get_dynamic_partitions("documents") == ["old-name.pdf", "archive/new-name.pdf"]
     assert [r.job_name for r in moved.run_requests] == ["ingest_job"]
     assert doc_ids(store, DOCUMENTS) == ["old-name.pdf"], "old rows are kept until the new document reuses them"
     assert all(o.success for o in run_all(instance, moved))
@@ -195,6 +196,7 @@ def test_rename_on_a_bucket_reuses_parse_and_vectors(instance, bucket):
     cleanup = tick(instance, source, store)
     assert [r.job_name for r in cleanup.run_requests] == ["purge_job"]
     run_all(instance, cleanup)
+    assert instance.get_dynamic_partitions("documents") == ["archive/new-name.pdf"]
     for table in (DOCUMENTS, CHUNKS, EMBEDDINGS):
         assert doc_ids(store, table) == ["archive/new-name.pdf"]
     assert {r["text_hash"]: r["vector"] for r in store.read(EMBEDDINGS).to_pylist()} == vectors_before

@@ -91,9 +91,9 @@ def test_new_changed_touched_deleted(instance, store, inbox):
 
     (inbox / "tidal-energy.txt").unlink()
     deleted = tick(instance, inbox, store)
-    assert "tidal-energy.txt" not in instance.get_dynamic_partitions("documents")
     assert [r.job_name for r in deleted.run_requests] == ["purge_job"]
     run_all(instance, deleted)
+    assert "tidal-energy.txt" not in instance.get_dynamic_partitions("documents")
     for table in (DOCUMENTS, CHUNKS, EMBEDDINGS):
         assert doc_ids(store, table) == ["beekeeping.md", "lighthouse-keeping.pdf"]
     purged_at = {
@@ -112,7 +112,7 @@ def test_rename_reuses_parse_and_vectors(instance, store, inbox):
     os.rename(inbox / "old-name.pdf", inbox / "archive" / "new-name.pdf")
     moved = tick(instance, inbox, store)
 
-    assert instance.get_dynamic_partitions("documents") == ["archive/new-name.pdf"]
+    assert instance.get_dynamic_partitions("documents") == ["old-name.pdf", "archive/new-name.pdf"]
     assert [r.job_name for r in moved.run_requests] == ["ingest_job"]
     assert doc_ids(store, DOCUMENTS) == ["old-name.pdf"], "old rows are kept until the new document reuses them"
     assert all(o.success for o in run_all(instance, moved))
@@ -128,6 +128,7 @@ def test_rename_reuses_parse_and_vectors(instance, store, inbox):
     cleanup = tick(instance, inbox, store)
     assert [r.job_name for r in cleanup.run_requests] == ["purge_job"]
     run_all(instance, cleanup)
+    assert instance.get_dynamic_partitions("documents") == ["archive/new-name.pdf"]
     for table in (DOCUMENTS, CHUNKS, EMBEDDINGS):
         assert doc_ids(store, table) == ["archive/new-name.pdf"]
     vectors_after = {r["text_hash"]: r["vector"] for r in store.read(EMBEDDINGS).to_pylist()}

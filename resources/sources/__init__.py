@@ -1,0 +1,1 @@
+"""The kinds of document source (a folder, a bucket), each a plain class behind the `Source` interface."""
