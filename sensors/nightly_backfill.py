@@ -75,6 +75,6 @@ def build_nightly_purge(cron: str, timezone: str, running: bool) -> dg.ScheduleD
         if not deletions.to_purge:
             return dg.SkipReason("no deleted document to purge")
         tags = {**host_tags(), "ingest/trigger": "nightly_purge"}
-        return dg.RunRequest(run_config=purge_run_config(deletions.to_purge), tags=tags)
+        return dg.RunRequest(job_name=purge_job.name, run_config=purge_run_config(deletions.to_purge), tags=tags)
 
     return nightly_purge
