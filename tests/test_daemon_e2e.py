@@ -165,3 +165,44 @@ def test_inbox_to_vectors_edit_delete_and_resume_after_sigkill(daemon):
     )
     assert set(status.values()) == {dg.AssetPartitionStatus.MATERIALIZED}
     assert process.poll() is None, "the daemon kept running"
+
+
+def test_daemon_holds_a_mass_deletion_until_confirmed_by_the_cli(daemon, tmp_path):
+    instance, inbox, store, process = daemon
+    names = [f"d{i:02d}.txt" for i in range(12)]
+    for i, name in enumerate(names):
+        (inbox / name).write_text(unique_text(i, words=60))
+    wait_for(lambda: docs_in(store, EMBEDDINGS) == set(names), 300, "the first vectors")
+
+    for name in names:  # the share is unmounted: an empty folder where the documents were
+        (inbox / name).unlink()
+    (inbox / "new.txt").write_text(unique_text(99, words=60))
+    wait_for(lambda: "new.txt" in docs_in(store, EMBEDDINGS), 300, "the new file, ingested during the hold")
+
+    def held() -> bool:
+        records = instance.fetch_observations(dg.AssetKey("source_deletions"), limit=1).records
+        return bool(records) and records[0].asset_observation.metadata["state"].value == "held"
+
+    wait_for(held, 120, "the hold to be recorded")
+    time.sleep(6)  # three more ticks
+    assert docs_in(store, DOCUMENTS) == {*names, "new.txt"}, "nothing purged while held"
+
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": instance.root_directory,
+        "INGEST_SOURCE_DIR": str(inbox),
+        "LANCEDB_URI": store.uri,
+        "PYTHONPATH": str(REPO),
+    }
+    confirmed = subprocess.run(
+        [sys.executable, "-m", "ingestctl", "confirm-deletions"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert confirmed.returncode == 0, confirmed.stdout + confirmed.stderr
+    assert "confirmed: the 12 document(s)" in confirmed.stdout
+    wait_for(
+        lambda: all(docs_in(store, table) == {"new.txt"} for table in (DOCUMENTS, CHUNKS, EMBEDDINGS)),
+        300,
+        "the daemon's sensor to purge the confirmed deletion",
+    )
+    wait_for(lambda: instance.get_dynamic_partitions("documents") == ["new.txt"], 60, "the partitions to go")
+    assert process.poll() is None, "the daemon kept running"
