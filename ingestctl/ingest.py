@@ -111,8 +111,8 @@ def _deletions(cli: CliContext, scan: Scan, stored: StoredVersions, whole_root: 
     if whole_root:
         known = cli.store.documents_under(cli.source.uri_for("").rstrip("/") + "/")
     else:
-        known = known_documents(stored, registered_partitions(cli.instance), scan.under)
-    return plan_deletions(cli.instance, cli.source, scan, stored, known, keep_deleted=keep_deleted or None)
+        known = known_documents(stored.documents, registered_partitions(cli.instance), scan.under)
+    return plan_deletions(cli.instance, cli.source, scan, stored.fingerprints, known, keep_deleted=keep_deleted or None)
 
 
 def run_retry(doc_ids: list[str], failed_only: bool, log_level: str) -> int:

@@ -10,14 +10,14 @@ entry point, the report and the UI read the same state from the instance.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import dagster as dg
 
 from ingestion_assets.keys import GROUP, SOURCE_DELETIONS_KEY, documents_partitions
 from resources.document_source import DocumentSource
-from resources.lancedb_store import LanceDBStore, StoredVersions
+from resources.lancedb_store import Fingerprint, LanceDBStore
 from resources.sources.base import Scan
 
 RECORDS_READ = 200
@@ -96,9 +96,9 @@ class Deletions:
         )
 
 
-def known_documents(stored: StoredVersions, registered: Iterable[str], under: str = "") -> set[str]:
-    """The documents of a source below a key prefix: those with rows in any table, or a partition."""
-    known = stored.documents | set(registered)
+def known_documents(stored: Iterable[str], registered: Iterable[str], under: str = "") -> set[str]:
+    """The documents of a source below a key prefix: those with rows in any table (`stored`), or a partition."""
+    known = set(stored) | set(registered)
     return {doc_id for doc_id in known if doc_id.startswith(under)} if under else known
 
 
@@ -106,17 +106,17 @@ def plan_deletions(
     instance: dg.DagsterInstance,
     source: DocumentSource,
     scan: Scan,
-    stored: StoredVersions,
+    stored: Mapping[str, Fingerprint],
     known: Collection[str],
     *,
     keep_deleted: bool | None = None,
 ) -> Deletions:
     """The documents of `known` that `scan` no longer lists, held or not by the guard and its confirmations;
-    the hold (or its end) is recorded in the instance."""
+    the hold (or its end) is recorded in the instance. `stored` holds the fingerprints of the stored documents."""
     listed = scan.keys
     vanished = sorted(d for d in known if d not in listed)
-    incoming_sizes = {f.size_bytes for f in scan.files if f.key not in stored.fingerprints}
-    deferred = [d for d in vanished if d in stored.fingerprints and stored.fingerprints[d].size_bytes in incoming_sizes]
+    incoming_sizes = {f.size_bytes for f in scan.files if f.key not in stored}
+    deferred = [d for d in vanished if d in stored and stored[d].size_bytes in incoming_sizes]
     kept = source.keep_deleted if keep_deleted is None else keep_deleted
     plan = Deletions(source.location, scan.under, len(known), vanished, deferred, kept=kept)
     if kept:

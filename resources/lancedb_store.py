@@ -309,6 +309,10 @@ class LanceDBStore(dg.ConfigurableResource):
         vectors = rows.column("vector").to_numpy(zero_copy_only=False)
         return dict(zip(rows.column("text_hash").to_pylist(), vectors, strict=True))
 
+    def stored_documents(self, tables: Iterable[str] = TABLES) -> set[str]:
+        """Every document with rows in any of `tables` (a purge cut short leaves some in one or two)."""
+        return set().union(*(self.document_ids(name) for name in tables))
+
     def documents_under(self, uri_prefix: str) -> set[str]:
         """The documents whose `source_uri` lies below `uri_prefix` (a folder's or a bucket prefix's URI)."""
         rows = self.read(DOCUMENTS, ["doc_id", "source_uri"])

@@ -18,7 +18,7 @@ from ingestion_assets.planning import classify_listing
 from ingestion_assets.records import Status, failure_stamps, phase_statuses, registered_partitions
 from ingestion_assets.source_listing import SourceListing
 from resources.document_source import DocumentSource
-from resources.lancedb_store import LanceDBStore
+from resources.lancedb_store import CHUNKS, EMBEDDINGS, LanceDBStore
 from resources.sources.base import FileChangedWhileReading, SourceFile
 
 
@@ -59,8 +59,7 @@ def detect_changes(
         else:
             settled.append(file)
     existing = registered_partitions(instance)
-    versions = store.stored_versions()
-    stored = versions.fingerprints
+    stored = store.fingerprints()
     listing = classify_listing(settled, existing, stored, source)
     changes.new_partitions = [f.key for f in listing.new]
 
@@ -86,6 +85,7 @@ def detect_changes(
             content_hash = f"unhashed:{file.size_bytes}:{file.etag or ''}"
         changes.to_ingest[file.key] = hashlib.sha256(f"{content_hash}:{file.mtime_ns}".encode()).hexdigest()[:16]
 
-    changes.deletions = plan_deletions(instance, source, scan, versions, known_documents(versions, existing))
+    known = known_documents(store.stored_documents((CHUNKS, EMBEDDINGS)) | set(stored), existing)
+    changes.deletions = plan_deletions(instance, source, scan, stored, known)
     changes.partition_order = existing + changes.new_partitions
     return changes

@@ -13,7 +13,7 @@ from ingestion_assets.run_health import fail_dead_runs, host_tags
 from resources.chunker_config import ChunkerConfig
 from resources.document_source import DocumentSource
 from resources.embedding_model import EmbeddingModel
-from resources.lancedb_store import LanceDBStore
+from resources.lancedb_store import CHUNKS, EMBEDDINGS, LanceDBStore
 
 
 def build_nightly_backfill(
@@ -66,9 +66,10 @@ def build_nightly_purge(cron: str, timezone: str, running: bool) -> dg.ScheduleD
         context: dg.ScheduleEvaluationContext, source: DocumentSource, lancedb: LanceDBStore
     ) -> dg.SkipReason | dg.RunRequest:
         scan = source.scan()
-        stored = lancedb.stored_versions()
-        registered = registered_partitions(context.instance)
-        deletions = plan_deletions(context.instance, source, scan, stored, known_documents(stored, registered))
+        stored = lancedb.fingerprints()
+        in_tables = lancedb.stored_documents((CHUNKS, EMBEDDINGS)) | set(stored)
+        known = known_documents(in_tables, registered_partitions(context.instance))
+        deletions = plan_deletions(context.instance, source, scan, stored, known)
         if deletions.held:
             context.log.warning(deletions.line())
             return dg.SkipReason(deletions.line())

@@ -113,35 +113,35 @@ def test_plan_deletions_scope_renames_and_records(instance, tmp_path):
     stored = StoredVersions(fingerprints=fingerprints, chunkers={"chunks-only.txt": frozenset({"c"})})
     registered = ["kept.txt", "sub/kept.txt", "partition-only.txt"]
 
-    whole = plan_deletions(instance, source, source.scan(), stored, known_documents(stored, registered))
+    whole = plan_deletions(instance, source, source.scan(), fingerprints, known_documents(stored.documents, registered))
     assert whole.vanished == ["chunks-only.txt", "gone.txt", "old.txt", "partition-only.txt", "sub/gone.txt"]
     assert whole.deferred == ["old.txt"], "the size of an incoming file: maybe renamed, purged after it"
     assert whole.to_purge == ["chunks-only.txt", "gone.txt", "partition-only.txt", "sub/gone.txt"]
-    below = plan_deletions(instance, source, source.scan("sub/"), stored, known_documents(stored, registered, "sub/"))
+    below_known = known_documents(stored.documents, registered, "sub/")
+    below = plan_deletions(instance, source, source.scan("sub/"), fingerprints, below_known)
     assert (below.vanished, below.to_purge) == (["sub/gone.txt"], ["sub/gone.txt"])
-    kept = plan_deletions(
-        instance, source, source.scan(), stored, known_documents(stored, registered), keep_deleted=True
-    )
+    known = known_documents(stored.documents, registered)
+    kept = plan_deletions(instance, source, source.scan(), fingerprints, known, keep_deleted=True)
     assert kept.kept and kept.to_purge == []
     assert not instance.fetch_observations(SOURCE_DELETIONS_KEY, limit=1).records, "nothing held, nothing recorded"
 
     many = {f"doc-{i:02}.txt": Fingerprint(5, 0, "0" * 64, "parse") for i in range(12)}
-    stored = StoredVersions(fingerprints={**fingerprints, **many})
-    held = plan_deletions(instance, source, source.scan(), stored, known_documents(stored, []))
+    fingerprints = {**fingerprints, **many}
+    held = plan_deletions(instance, source, source.scan(), fingerprints, set(fingerprints))
     assert held.held and held.to_purge == [] and len(held.vanished) == 15
     assert "15 of 17 known document(s)" in held.line() and str(inbox) in held.line()
-    again = plan_deletions(instance, source, source.scan(), stored, known_documents(stored, []))
+    again = plan_deletions(instance, source, source.scan(), fingerprints, set(fingerprints))
     assert again.held and len(instance.fetch_observations(SOURCE_DELETIONS_KEY, limit=10).records) == 1
     assert current_holds(instance) == [held.line()]
 
     from ingestion_assets.deletions import confirm_deletions
 
     confirm_deletions(instance, held)
-    released = plan_deletions(instance, source, source.scan(), stored, known_documents(stored, []))
+    released = plan_deletions(instance, source, source.scan(), fingerprints, set(fingerprints))
     assert not released.held and len(released.to_purge) == 14  # old.txt still waits for its rename
     assert current_holds(instance) == []
     (inbox / "kept.txt").unlink()  # one more vanished: not the set that was confirmed
-    assert plan_deletions(instance, source, source.scan(), stored, known_documents(stored, [])).held
+    assert plan_deletions(instance, source, source.scan(), fingerprints, set(fingerprints)).held
 
 
 # ---- ingestctl ---------------------------------------------------------------------------------------
