@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -52,17 +54,16 @@ def docs_in(store: LanceDBStore, table: str) -> set[str]:
         return set()
 
 
-@pytest.fixture
-def daemon(tmp_path):
+@contextmanager
+def running_daemon(tmp_path: Path, source: str) -> Iterator[tuple[dg.DagsterInstance, LanceDBStore, subprocess.Popen]]:
+    """A `dagster-daemon` on an instance of its own, watching `source` (a folder or an s3:// URL)."""
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
-        "INGEST_SOURCE_DIR": str(inbox),
+        "INGEST_SOURCE_DIR": source,
         "LANCEDB_URI": str(tmp_path / "lancedb"),
         "INGEST_SENSOR_INTERVAL_S": "2",
         "INGEST_DEBOUNCE_S": "1",
@@ -81,7 +82,7 @@ def daemon(tmp_path):
     os.environ["DAGSTER_HOME"] = str(home)
     try:
         with dg.DagsterInstance.get() as instance:
-            yield instance, inbox, LanceDBStore(uri=str(tmp_path / "lancedb")), process
+            yield instance, LanceDBStore(uri=str(tmp_path / "lancedb")), process
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
@@ -92,6 +93,14 @@ def daemon(tmp_path):
             os.environ["DAGSTER_HOME"] = previous
         if os.environ.get("E2E_SHOW_LOG"):
             print((tmp_path / "daemon.log").read_text()[-20000:])
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with running_daemon(tmp_path, str(inbox)) as (instance, store, process):
+        yield instance, inbox, store, process
 
 
 def test_inbox_to_vectors_edit_delete_and_resume_after_sigkill(daemon):

@@ -234,12 +234,13 @@ def test_ingestctl_on_a_bucket_purges_deletions_and_holds_an_emptied_one(bucket,
 
     for name in names[1:]:
         bucket.delete(name)
+    bucket.put("new.txt", words(99).encode())
     held = ingestctl("ingest", env=env, cwd=tmp_path)
     assert held.returncode == 2 and f"deletions held for {bucket.source_url}: 11 of 11" in held.stderr
-    assert all(everywhere(store, name) for name in names[1:])
+    assert all(everywhere(store, name) for name in names[1:]) and everywhere(store, "new.txt")
     assert ingestctl("confirm-deletions", env=env, cwd=tmp_path).returncode == 0
     assert ingestctl("ingest", env=env, cwd=tmp_path).returncode == 0
-    assert stored_ids(store) == {t: set() for t in TABLES}
+    assert stored_ids(store) == {t: {"new.txt"} for t in TABLES}
 
 
 def test_a_bucket_whose_credentials_stopped_working_purges_nothing(tmp_path, monkeypatch):
@@ -331,6 +332,22 @@ def test_nightly_purge_purges_deletions_and_holds_a_mass_deletion(instance, stor
     assert instance.get_dynamic_partitions("documents") == []
 
 
+def test_nightly_purge_purges_a_deleted_object(instance, bucket):  # noqa: F811
+    source, store = bucket.source(), bucket.store()
+    bucket.put("a.txt", words(1).encode())
+    bucket.put("b.txt", words(2).encode())
+    assert all(o.success for o in run_all(instance, bucket_tick(instance, source, store)))
+    bucket.delete("a.txt")
+    context = dg.build_schedule_context(instance=instance, resources={"source": source, "lancedb": store})
+    from tests.conftest import current_definitions
+
+    request = current_definitions().resolve_schedule_def("nightly_purge")(context)
+    assert isinstance(request, dg.RunRequest)
+    assert execute_request(instance, request).success
+    assert nowhere(store, "a.txt") and everywhere(store, "b.txt")
+    assert instance.get_dynamic_partitions("documents") == ["b.txt"]
+
+
 def test_sensor_holds_a_mass_deletion_and_still_ingests_new_files(instance, store, inbox):
     names = ingest_folder(instance, inbox, store, 12)
     for name in names:
@@ -418,3 +435,21 @@ def test_a_purge_killed_after_each_commit_never_serves_the_deleted_text(tmp_path
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert nowhere(store, "gone.txt") and everywhere(store, "stays.txt")
     assert partitions(tmp_path / "home") == ["stays.txt"]
+
+
+@pytest.mark.slow
+def test_a_running_daemon_purges_a_deleted_object(bucket, tmp_path):  # noqa: F811
+    from tests.test_daemon_e2e import docs_in, running_daemon, wait_for
+
+    for name in ("tidal-energy.txt", "beekeeping.md"):
+        bucket.put_sample(name)
+    with running_daemon(tmp_path, bucket.source_url) as (instance, store, process):
+        wait_for(lambda: docs_in(store, EMBEDDINGS) == {"tidal-energy.txt", "beekeeping.md"}, 300, "first vectors")
+        bucket.delete("tidal-energy.txt")
+        wait_for(
+            lambda: all(docs_in(store, table) == {"beekeeping.md"} for table in (DOCUMENTS, CHUNKS, EMBEDDINGS)),
+            300,
+            "the deleted object to be purged",
+        )
+        wait_for(lambda: instance.get_dynamic_partitions("documents") == ["beekeeping.md"], 60, "its partition to go")
+        assert process.poll() is None, "the daemon kept running"

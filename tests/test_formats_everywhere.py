@@ -4,6 +4,7 @@ backfill on a folder, and the inbox sensor on a bucket."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -43,9 +44,17 @@ def write_corpus(folder) -> list[str]:
 
 def assert_every_format_searchable(store: LanceDBStore, keys: list[str]) -> None:
     chunks = store.read(CHUNKS, ["doc_id", "text"]).to_pylist()
+    if not _ocr_available():  # scans are then ingested without text, with a warning
+        keys = [k for k in keys if not k.startswith("scans/")]
     assert {c["doc_id"] for c in chunks} == set(keys), "every document has chunks"
-    scanned = " ".join(c["text"] for c in chunks if c["doc_id"].startswith("scans/"))
-    assert "pilotage" in scanned.lower(), "the scans were read by OCR"
+    if _ocr_available():
+        scanned = " ".join(c["text"] for c in chunks if c["doc_id"].startswith("scans/"))
+        assert "pilotage" in scanned.lower(), "the scans were read by OCR"
+
+
+def _ocr_available() -> bool:
+    """Tesseract is there, or required (CI: INGEST_REQUIRE_TESSERACT=1, so a missing one fails)."""
+    return shutil.which("tesseract") is not None or os.environ.get("INGEST_REQUIRE_TESSERACT") == "1"
 
 
 def test_ingestctl_ingests_every_format_from_a_folder(tmp_path):

@@ -51,7 +51,15 @@ DOCS_SCREENSHOTS = REPO / "docs" / "screenshots"
 GOOD = ("beekeeping.md", "lighthouse-keeping.pdf", "tidal-energy.txt")
 BROKEN = "broken.pdf"
 RELAUNCHED = "tidal-energy.txt"
-GRAPH_NODES = ("source_files", "documents", "chunks", "embeddings", "lancedb_maintenance", "ingestion_report")
+GRAPH_NODES = (
+    "source_files",
+    "source_deletions",
+    "documents",
+    "chunks",
+    "embeddings",
+    "lancedb_maintenance",
+    "ingestion_report",
+)
 UI_TIMEOUT_MS = 30_000
 RUN_TIMEOUT_S = 180
 
