@@ -16,7 +16,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="ingest every new, changed or unfinished document under PATH")
     ingest.add_argument("path", nargs="?", help="folder or s3://bucket/prefix/ to ingest (default: INGEST_SOURCE_DIR)")
     ingest.add_argument("--max-docs-per-run", type=int, help="documents per run (default INGEST_MAX_DOCS_PER_RUN)")
-    ingest.add_argument("--log-level", default="INFO", help="Dagster console log level (default INFO)")
+    ingest.add_argument(
+        "--log-level",
+        default="progress",
+        help="`progress` (the default): progress and a summary; DEBUG, INFO, WARNING, ERROR: Dagster's log lines too",
+    )
+    ingest.add_argument("--json", action="store_true", help="print only a JSON summary on stdout (no progress)")
     ingest.add_argument(
         "--keep-deleted",
         action="store_true",
@@ -54,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     retry = sub.add_parser("retry", help="re-run failed documents (--failed) or named ones")
     retry.add_argument("docs", nargs="*", metavar="DOC")
     retry.add_argument("--failed", action="store_true", help="every document with a failed phase")
-    retry.add_argument("--log-level", default="INFO")
+    retry.add_argument("--log-level", default="progress", help="as for ingest")
 
     report = sub.add_parser("report", help="totals, checks, drift and sample queries; exit 1 unless ready_for_queries")
     report.add_argument("--json", action="store_true")
@@ -92,7 +97,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "ingest":
         from ingestctl.ingest import run_ingest
 
-        return run_ingest(args.path, args.max_docs_per_run, args.log_level, args.keep_deleted)
+        return run_ingest(args.path, args.max_docs_per_run, args.log_level, args.keep_deleted, args.json)
     if args.command == "confirm-deletions":
         from ingestctl.ingest import run_confirm_deletions
 

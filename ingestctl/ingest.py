@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ingestctl.instance import CliContext
 
@@ -13,9 +16,30 @@ if TYPE_CHECKING:
     from resources.sources.base import Scan
 
 
-def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str, keep_deleted: bool = False) -> int:
+def run_ingest(
+    path: str | None, max_docs_per_run: int | None, log_level: str, keep_deleted: bool = False, as_json: bool = False
+) -> int:
     """Purge what is gone, ingest what is new, changed or unfinished. Exit 2 when the source (or PATH)
-    does not exist or cannot be listed (SourceUnavailable), or when a mass deletion is held."""
+    does not exist or cannot be listed (SourceUnavailable), or when a mass deletion is held.
+
+    With `as_json`, stdout carries only the JSON summary; the lines for people go to stderr."""
+    if not as_json:
+        return _ingest(path, max_docs_per_run, log_level, keep_deleted, show_progress=True).exit_code
+    with contextlib.redirect_stdout(sys.stderr):
+        outcome = _ingest(path, max_docs_per_run, log_level, keep_deleted, show_progress=False)
+    print(json.dumps(outcome.summary, indent=2))
+    return outcome.exit_code
+
+
+@dataclass
+class IngestOutcome:
+    exit_code: int
+    summary: dict[str, Any]
+
+
+def _ingest(
+    path: str | None, max_docs_per_run: int | None, log_level: str, keep_deleted: bool, show_progress: bool
+) -> IngestOutcome:
     override, under = _source_root_for(path) if path else (None, "")
     cli = CliContext.from_env(source_dir=override)
     scan = cli.source.scan(under)
@@ -28,6 +52,7 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str, k
     from ingestion_assets.source_listing import SourceListing
     from ingestion_assets.status import document_statuses
 
+    started = time.perf_counter()
     for rel, reason in scan.rejected:
         print(f"skipped {rel}: {reason}", file=sys.stderr)
     keys = [f.key for f in scan.files]
@@ -61,23 +86,40 @@ def run_ingest(path: str | None, max_docs_per_run: int | None, log_level: str, k
     )
     print(f"{len(added)} new partition(s); {len(work.needed)} document(s) to process in {len(work.runs)} run(s)")
 
-    started = time.perf_counter()
-    execute_plans(instance, work.runs, log_level, "ingestctl", cli.run_config)
+    execute_plans(instance, work.runs, log_level, "ingestctl", cli.run_config, show_progress=show_progress)
+    purged = list(deletions.to_purge)
     if not (deletions.held or deletions.kept):
         execute_purge(instance, deletions.deferred, log_level, "ingestctl")
-    changed_store = bool(work.runs or deletions.to_purge or deletions.deferred)
+        purged += deletions.deferred
+    changed_store = bool(work.runs or purged)
     statuses = document_statuses(
         instance, keys, cli.store, cli.versions, materialization_times=False, stored=None if changed_store else stored
     )
     print_status_table(statuses)
     failed = [s for s in statuses if not s.ok]
+    seconds = time.perf_counter() - started
     print(
-        f"{len(statuses) - len(failed)} of {len(statuses)} document(s) fully ingested, {len(failed)} not; "
-        f"{time.perf_counter() - started:.1f} s"
+        f"{len(statuses) - len(failed)} of {len(statuses)} document(s) fully ingested, {len(failed)} not; {seconds:.1f} s"
     )
-    if deletions.held:
-        return 2
-    return 1 if failed or scan.rejected else 0
+    exit_code = 2 if deletions.held else (1 if failed or scan.rejected else 0)
+    return IngestOutcome(
+        exit_code,
+        {
+            "source": cli.source.location,
+            "documents": len(statuses),
+            "fully_ingested": len(statuses) - len(failed),
+            "processed": len(work.needed),
+            "runs": len(work.runs),
+            "new_partitions": len(added),
+            "failed": [s.to_dict() for s in failed],
+            "invalid_names": [{"path": rel, "reason": reason} for rel, reason in scan.rejected],
+            "purged": purged,
+            "held_deletions": deletions.line() if deletions.held else None,
+            "skipped_files": listing.skipped,
+            "seconds": round(seconds, 3),
+            "exit_code": exit_code,
+        },
+    )
 
 
 def run_confirm_deletions(path: str | None) -> int:

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
 
 from ingestion_assets.planning import RunPlan
+
+PROGRESS = "progress"
+"""The default `--log-level`: progress and summary only, Dagster's own log lines left out."""
+
+
+def console_config(log_level: str) -> dict[str, Any]:
+    """Run config of Dagster's console logger for `--log-level` (at `progress`, only what is critical)."""
+    level = "CRITICAL" if log_level.lower() == PROGRESS else log_level.upper()
+    return {"console": {"config": {"log_level": level}}}
 
 
 def execute_plans(
@@ -18,38 +28,67 @@ def execute_plans(
     log_level: str,
     trigger: str,
     run_config: dict[str, Any] | None = None,
+    show_progress: bool = True,
 ) -> list[bool]:
-    """Execute each plan as one ranged run of `ingest_job`; `run_config` configures its resources."""
+    """Execute each plan as one ranged run of `ingest_job`; `run_config` configures its resources.
+
+    Progress goes to stderr (a bar on a terminal); an error that is not a document's failure is
+    printed with its traceback, since the summary only names documents."""
     if not plans:
         return []
     from ingestctl.collector import resume_for_work
+    from ingestctl.progress import INVOCATION_TAG, Display, RunWatcher, Totals, print_unexpected
     from ingestion_assets.definitions import get_ingest_job
     from ingestion_assets.run_health import in_process_tags
 
     job = dg.reconstructable(get_ingest_job)
-    run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
+    run_config = {**(run_config or {}), "loggers": console_config(log_level)}
+    totals = Totals(runs=len(plans), documents=sum(len(plan.keys) for plan in plans))
+    display = Display(sys.stderr, totals, enabled=show_progress)
     outcomes = []
     resume_for_work()
     for i, plan in enumerate(plans, 1):
-        print(
+        totals.run = i
+        say(
             f"[run {i}/{len(plans)}] {len(plan.keys)} document(s) {plan.keys[0]!r} .. {plan.keys[-1]!r}: "
             f"{', '.join(plan.phases)}",
-            flush=True,
+            display,
         )
         started = time.perf_counter()
-        with dg.execute_job(
-            job.get_subset(asset_selection=set(plan.asset_keys), asset_check_selection=set()),
-            instance=instance,
-            tags={**plan.tags, **in_process_tags(), "ingest/trigger": trigger},
-            run_config=run_config,
-        ) as result:
-            outcome = "succeeded" if result.success else "had failures"
-            print(
-                f"[run {i}/{len(plans)}] {outcome} in {time.perf_counter() - started:.1f} s (run id {result.run_id})",
-                flush=True,
-            )
-            outcomes.append(result.success)
+        token = uuid.uuid4().hex
+        watcher = RunWatcher(instance, token, display)
+        watcher.start()
+        try:
+            with dg.execute_job(
+                job.get_subset(asset_selection=set(plan.asset_keys), asset_check_selection=set()),
+                instance=instance,
+                tags={**plan.tags, **in_process_tags(), "ingest/trigger": trigger, INVOCATION_TAG: token},
+                run_config=run_config,
+            ) as result:
+                state = watcher.stop()
+                state.finished = True
+                totals.finished_documents += len(plan.keys)
+                display.update(state, final=True)
+                display.close()
+                print_unexpected(state, f"[run {i}/{len(plans)}]")
+                outcome = "succeeded" if result.success else "had failures"
+                say(
+                    f"[run {i}/{len(plans)}] {outcome} in {time.perf_counter() - started:.1f} s "
+                    f"(run id {result.run_id})",
+                    display,
+                )
+                outcomes.append(result.success)
+        finally:
+            if watcher.is_alive():
+                watcher.stopping.set()
     return outcomes
+
+
+def say(line: str, display=None) -> None:
+    """A line of the invocation's own on stdout, below the progress bar if one is drawn."""
+    if display is not None:
+        display.close()
+    print(line, flush=True)
 
 
 def execute_purge(instance: dg.DagsterInstance, doc_ids: Sequence[str], log_level: str, trigger: str) -> bool:
@@ -65,7 +104,7 @@ def execute_purge(instance: dg.DagsterInstance, doc_ids: Sequence[str], log_leve
         dg.reconstructable(get_purge_job),
         instance=instance,
         tags={**in_process_tags(), "ingest/trigger": trigger},
-        run_config={**purge_run_config(list(doc_ids)), "loggers": {"console": {"config": {"log_level": log_level}}}},
+        run_config={**purge_run_config(list(doc_ids)), "loggers": console_config(log_level)},
     ) as result:
         outcome = "purged" if result.success else "failed to purge"
         print(
@@ -76,9 +115,22 @@ def execute_purge(instance: dg.DagsterInstance, doc_ids: Sequence[str], log_leve
         return result.success
 
 
+LISTED_IN_FULL = 25
+"""Up to this many documents, the ingest summary lists each; beyond, only those not fully ingested or with warnings."""
+
+
 def print_status_table(statuses, show_phases: bool = False) -> None:
     if not statuses:
         return
+    if not show_phases and len(statuses) > LISTED_IN_FULL:
+        shown = [s for s in statuses if not s.ok or s.warnings]
+        if len(shown) < len(statuses):
+            print(
+                f"{len(statuses) - len(shown)} fully ingested document(s) without warnings not listed (`ingestctl status`)"
+            )
+        statuses = shown
+        if not statuses:
+            return
     width = min(60, max(len(s.doc_id) for s in statuses))
     if show_phases:
         lines = [

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ingestion_assets.progress import EmbeddingProgress
+
 if TYPE_CHECKING:
     from resources.embedding_model import EmbeddingModel
     from resources.lancedb_store import LanceDBStore
@@ -138,6 +140,4 @@ class EmbeddingPipeline:
         self._last_report = (now, done)
         rate = done / max(self.encode_seconds + time.perf_counter() - self._encode_started, 1e-6)
         left = (self._queued - done) / rate if rate else 0.0
-        self._messages.put(
-            f"embedding: {done} of {self._queued} chunk(s) queued so far, {rate:.1f} chunks/s, ~{left:.0f} s left"
-        )
+        self._messages.put(EmbeddingProgress(done, self._queued, rate, left).message())
