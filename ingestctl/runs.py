@@ -49,6 +49,7 @@ def execute_plans(
     resume_for_work()
     for i, plan in enumerate(plans, 1):
         totals.run = i
+        wait_for_pool(instance, display)
         say(
             f"[run {i}/{len(plans)}] {len(plan.keys)} document(s) {plan.keys[0]!r} .. {plan.keys[-1]!r}: "
             f"{', '.join(plan.phases)}",
@@ -82,6 +83,30 @@ def execute_plans(
             if watcher.is_alive():
                 watcher.stopping.set()
     return outcomes
+
+
+POOL_POLL_S = 1.0
+
+
+def wait_for_pool(instance: dg.DagsterInstance, display=None) -> None:
+    """Wait while another run holds the `ingestion` pool (e.g. `maintenance_job` compacting the tables).
+
+    The run queue keeps its runs from starting beside this process's runs once they are in
+    progress; this keeps this process's runs from starting beside the queue's."""
+    from ingestion_assets.keys import POOL
+    from ingestion_assets.run_health import fail_dead_runs, runs_holding_pool
+
+    waited_for: set[str] = set()
+    while True:
+        holding = runs_holding_pool(instance, POOL)
+        if not holding:
+            return
+        new = [run for run in holding if run.run_id not in waited_for]
+        for run in new:
+            say(f"waiting for run {run.run_id} ({run.job_name}) to release the `{POOL}` pool", display)
+        waited_for.update(run.run_id for run in new)
+        fail_dead_runs(instance)
+        time.sleep(POOL_POLL_S)
 
 
 def say(line: str, display=None) -> None:

@@ -104,3 +104,19 @@ def _fail_unstarted_in_process_runs(instance: dg.DagsterInstance) -> list[str]:
         instance.report_run_failed(run, f"ingestctl process (pid {pid}) is gone before the run started")
         failed.append(run.run_id)
     return failed
+
+
+ACTIVE_STATUSES = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+
+
+def runs_holding_pool(instance: dg.DagsterInstance, pool: str) -> list[dg.DagsterRun]:
+    """Runs in progress with a step in `pool`: with run granularity each holds one of its slots.
+
+    The run queue counts them, also runs `ingestctl` executes in its own process; those do not pass
+    through the queue, so they ask this before they start."""
+    records = instance.get_run_records(filters=dg.RunsFilter(statuses=ACTIVE_STATUSES))
+    return [
+        r.dagster_run
+        for r in records
+        if r.dagster_run.run_op_concurrency is not None and pool in (r.dagster_run.run_op_concurrency.all_pools or ())
+    ]
