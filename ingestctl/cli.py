@@ -61,8 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("--failed", action="store_true", help="every document with a failed phase")
     retry.add_argument("--log-level", default="progress", help="as for ingest")
 
+    metrics = sub.add_parser("metrics", help="serve Prometheus metrics of the instance and the tables on /metrics")
+    metrics.add_argument("--listen", default="127.0.0.1:9464", help="HOST:PORT to listen on (default 127.0.0.1:9464)")
+
     report = sub.add_parser("report", help="totals, checks, drift and sample queries; exit 1 unless ready_for_queries")
     report.add_argument("--json", action="store_true")
+    report.add_argument("--refresh", action="store_true", help="make a new report even when the latest one is current")
     return parser
 
 
@@ -108,6 +112,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from ingestctl.ingest import run_retry
 
         return run_retry(args.docs, args.failed, args.log_level)
+    if args.command == "metrics":
+        from ingestctl.metrics import run_metrics
+
+        return run_metrics(args.listen)
     from ingestctl import query
 
     if args.command == "status":
@@ -116,7 +124,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return query.run_status(args.docs, args.json, args.failed)
     if args.command == "search":
         return query.run_search(args.query, args.k, args.hybrid, args.json)
-    return query.run_report(args.json)
+    return query.run_report(args.json, args.refresh)
 
 
 if __name__ == "__main__":

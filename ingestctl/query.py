@@ -1,4 +1,4 @@
-"""`ingestctl status`, `search` and `report`: read-only views of the instance and the store."""
+"""`ingestctl status`, `search` and `report`: views of the instance and the store (a report is made when none is current)."""
 
 from __future__ import annotations
 
@@ -80,11 +80,29 @@ def run_search(query: str, k: int, hybrid: bool, as_json: bool) -> int:
     return 0
 
 
-def run_report(as_json: bool) -> int:
+def run_report(as_json: bool, refresh: bool = False) -> int:
+    """The latest materialised report when nothing was ingested since; otherwise, or with `refresh`, a new
+    one (materialised by a run of `report_job` in this process, so the UI shows it too)."""
     cli = CliContext.from_env()
     instance = cli.instance
-    from ingestion_assets.report import ReportSettings, build_report, report_markdown
+    from ingestion_assets.report import MaterializedReport, report_markdown
 
-    report = build_report(instance, cli.store, cli.source, cli.embedder, ReportSettings.of(cli.settings))
+    latest = MaterializedReport.latest(instance)
+    if refresh or latest is None or latest.report is None:
+        from ingestctl.runs import execute_report
+
+        if not execute_report(instance):
+            print("ingestctl report: the report run failed (see the run in the UI)", file=sys.stderr)
+            return 1
+        latest = MaterializedReport.latest(instance)
+        assert latest is not None and latest.report is not None
+    elif not latest.is_current(instance):
+        made = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(latest.timestamp))
+        print(
+            f"ingestctl report: this report was made at {made}, before the last ingestion or purge; "
+            "`ingestctl report --refresh` makes a new one",
+            file=sys.stderr,
+        )
+    report = latest.report
     print(json.dumps(report, indent=2, default=str) if as_json else report_markdown(report))
     return 0 if report["ready_for_queries"] else 1

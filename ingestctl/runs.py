@@ -116,6 +116,20 @@ def say(line: str, display=None) -> None:
     print(line, flush=True)
 
 
+def execute_report(instance: dg.DagsterInstance) -> bool:
+    """Materialise `ingestion_report` and its checks in one run of `report_job`, in this process."""
+    from ingestion_assets.definitions import get_report_job
+    from ingestion_assets.run_health import in_process_tags
+
+    with dg.execute_job(
+        dg.reconstructable(get_report_job),
+        instance=instance,
+        tags={**in_process_tags(), "ingest/trigger": "ingestctl report"},
+        run_config={"loggers": console_config(PROGRESS)},
+    ) as result:
+        return result.success
+
+
 def execute_purge(instance: dg.DagsterInstance, doc_ids: Sequence[str], log_level: str, trigger: str) -> bool:
     """Purge `doc_ids` (rows, then partitions) in one run of `purge_job`."""
     if not doc_ids:

@@ -7,7 +7,6 @@ import warnings
 import dagster as dg
 
 from ingestion_assets.assets import build_ingest_documents
-from ingestion_assets.checks import build_ingestion_checks
 from ingestion_assets.deletions import source_deletions
 from ingestion_assets.jobs import INGEST_JOB, INGEST_JOB_CELERY, build_jobs
 from ingestion_assets.parsing.registry import supported_suffixes
@@ -21,6 +20,7 @@ from sensors.dead_run_sensor import build_dead_run_sensor
 from sensors.inbox_sensor import InboxSensorSettings, build_inbox_sensor
 from sensors.nightly_backfill import build_nightly_backfill, build_nightly_purge
 from sensors.nightly_maintenance import build_nightly_maintenance
+from sensors.report_sensor import build_report_sensor
 
 
 def build_definitions(settings: IngestSettings) -> dg.Definitions:
@@ -39,7 +39,6 @@ def build_definitions(settings: IngestSettings) -> dg.Definitions:
             lancedb_maintenance,
             build_ingestion_report(ReportSettings.of(settings)),
         ],
-        asset_checks=build_ingestion_checks(settings.max_drift_pct),
         jobs=[*jobs.all, purge_job],
         sensors=[
             build_inbox_sensor(
@@ -54,6 +53,7 @@ def build_definitions(settings: IngestSettings) -> dg.Definitions:
                 ),
             ),
             build_dead_run_sensor(settings.sensor_interval_s, running),
+            build_report_sensor(jobs.report, settings.report_interval_s, running),
         ],
         schedules=[
             build_nightly_backfill(
@@ -86,6 +86,11 @@ def get_ingest_job() -> dg.JobDefinition:
 def get_purge_job() -> dg.JobDefinition:
     """`purge_job` with its resources, reconstructable by Dagster in any process (`ingestctl`, tests)."""
     return defs().resolve_job_def(purge_job.name)
+
+
+def get_report_job() -> dg.JobDefinition:
+    """`report_job` with its resources, reconstructable by Dagster in any process (`ingestctl report`)."""
+    return defs().resolve_job_def("report_job")
 
 
 def get_ingest_job_celery() -> dg.JobDefinition:

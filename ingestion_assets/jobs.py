@@ -1,4 +1,4 @@
-"""The jobs: ingestion in one process or on Celery workers, and nightly maintenance."""
+"""The jobs: ingestion in one process or on Celery workers, nightly maintenance, and the report alone."""
 
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ class Jobs:
     ingest: AssetJob
     ingest_celery: AssetJob
     maintenance: AssetJob
+    report: AssetJob
     run_job: AssetJob
     """The job the sensor and the nightly backfill launch (`INGEST_RUN_JOB`)."""
 
     @property
     def all(self) -> list[AssetJob]:
-        return [self.ingest, self.ingest_celery, self.maintenance]
+        return [self.ingest, self.ingest_celery, self.maintenance, self.report]
 
 
 def _celery_broker_config(settings: IngestSettings) -> dict:
@@ -64,6 +65,13 @@ def build_jobs(settings: IngestSettings) -> Jobs:
         executor_def=dg.in_process_executor,
         description="Indexes and optimize() on the LanceDB tables, the table-wide checks, then the ingestion report.",
     )
+    report = dg.define_asset_job(
+        "report_job",
+        selection=dg.AssetSelection.assets(REPORT_KEY),
+        executor_def=dg.in_process_executor,
+        description="The ingestion report and its checks alone (requested by report_sensor after ingestion).",
+    )
     if settings.run_job not in (INGEST_JOB, INGEST_JOB_CELERY):
         raise ValueError(f"INGEST_RUN_JOB={settings.run_job!r}: expected {INGEST_JOB} or {INGEST_JOB_CELERY}")
-    return Jobs(ingest, ingest_celery, maintenance, ingest_celery if settings.run_job == INGEST_JOB_CELERY else ingest)
+    run_job = ingest_celery if settings.run_job == INGEST_JOB_CELERY else ingest
+    return Jobs(ingest, ingest_celery, maintenance, report, run_job)

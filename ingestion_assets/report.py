@@ -11,7 +11,7 @@ import dagster as dg
 from ingestion_assets import verification
 from ingestion_assets.dagster_compat import RANGE_END, RANGE_START
 from ingestion_assets.deletions import current_holds
-from ingestion_assets.keys import PHASE_KEYS
+from ingestion_assets.keys import PHASE_KEYS, REPORT_KEY
 from ingestion_assets.records import phase_statuses, registered_partitions
 from ingestion_assets.source_listing import SourceListing
 from ingestion_assets.status import STATE_NAMES
@@ -83,7 +83,10 @@ def build_report(
     source: DocumentSource,
     model: EmbeddingModel,
     settings: ReportSettings,
+    checks: list[verification.CheckOutcome] | None = None,
 ) -> dict[str, Any]:
+    """The report; `checks` are the table-wide checks when the caller ran them already (the asset, which
+    also records them as its check results)."""
     from ingestion_assets.search import SearchUnavailable, search
 
     keys = registered_partitions(instance)
@@ -93,12 +96,7 @@ def build_report(
         for doc in keys:
             counts[STATE_NAMES[status.get(doc)]] += 1
         states[key.to_user_string()] = counts
-    checks = [
-        verification.parity(instance, store, model.model_id, settings.max_drift_pct),
-        verification.orphans(instance, store, source),
-        verification.reconcile(instance, store),
-        verification.vectors(store, model.dimensions),
-    ]
+    checks = checks if checks is not None else run_checks(instance, store, source, model, settings.max_drift_pct)
     queries = []
     for entry in load_sample_queries(settings.sample_queries, settings.sample_min_score):
         try:
@@ -139,6 +137,59 @@ def build_report(
         "model": model.model_id,
         "embedding_backend": _backend(model),
     }
+
+
+def run_checks(
+    instance: dg.DagsterInstance,
+    store: LanceDBStore,
+    source: DocumentSource,
+    model: EmbeddingModel,
+    max_drift_pct: float,
+) -> list[verification.CheckOutcome]:
+    """The four table-wide checks, in the order the report lists them."""
+    return [
+        verification.parity(instance, store, model.model_id, max_drift_pct),
+        verification.orphans(instance, store, source),
+        verification.reconcile(instance, store),
+        verification.vectors(store, model.dimensions),
+    ]
+
+
+def last_change(instance: dg.DagsterInstance) -> float | None:
+    """When ingestion last changed what the report describes: the latest materialisation or failure of a
+    phase, or the end of the latest purge (a timestamp), or None before any."""
+    times = []
+    for key in PHASE_KEYS:
+        materialization = instance.fetch_materializations(key, limit=1).records
+        observation = instance.fetch_observations(key, limit=1).records
+        times += [r.timestamp for r in (*materialization, *observation)]
+    purges = instance.get_run_records(
+        filters=dg.RunsFilter(job_name="purge_job", statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1
+    )
+    times += [r.end_time for r in purges if r.end_time]
+    return max(times) if times else None
+
+
+@dataclass(frozen=True)
+class MaterializedReport:
+    """The latest materialisation of `ingestion_report`: when, and the report it recorded."""
+
+    timestamp: float
+    report: dict[str, Any] | None
+
+    @classmethod
+    def latest(cls, instance: dg.DagsterInstance) -> MaterializedReport | None:
+        records = instance.fetch_materializations(REPORT_KEY, limit=1).records
+        if not records:
+            return None
+        metadata = records[0].asset_materialization.metadata
+        value = metadata.get("report_json")
+        return cls(records[0].timestamp, value.value if value is not None else None)
+
+    def is_current(self, instance: dg.DagsterInstance) -> bool:
+        """Nothing was ingested or purged since it was made."""
+        changed = last_change(instance)
+        return changed is None or changed <= self.timestamp
 
 
 def _backend(model: EmbeddingModel) -> str:

@@ -1,11 +1,12 @@
 """`lancedb_maintenance` and `ingestion_report`: keep the store fast and say whether it is complete and queryable."""
 
+import json
 from typing import Any
 
 import dagster as dg
 
 from ingestion_assets.keys import EMBEDDINGS_KEY, GROUP, MAINTENANCE_KEY, POOL, REPORT_KEY
-from ingestion_assets.report import ReportSettings, build_report, report_markdown
+from ingestion_assets.report import ReportSettings, build_report, report_markdown, run_checks
 from resources.document_source import DocumentSource
 from resources.embedding_model import EmbeddingModel
 from resources.lancedb_store import LanceDBStore
@@ -38,25 +39,45 @@ def lancedb_maintenance(context: dg.AssetExecutionContext, lancedb: LanceDBStore
     return dg.MaterializeResult(metadata=metadata)
 
 
+def report_check_specs(max_drift_pct: float) -> list[dg.AssetCheckSpec]:
+    """The table-wide checks, computed once by the report that lists them. They hang on the unpartitioned
+    report, not on the partitioned assets: each scans whole tables, and a check of a partitioned asset would
+    run (and be skipped) with every one-document materialisation launched from the UI."""
+    descriptions = {
+        "parity": "Every chunk of every materialised document has exactly one embedding from the current model; "
+        f"fails when drift_pct = (missing + extra) / chunks exceeds INGEST_MAX_DRIFT_PCT ({max_drift_pct} %).",
+        "orphans": "No row in documents, chunks or embeddings belongs to a document without a partition or a "
+        "source file.",
+        "reconcile": "Partitions Dagster records as materialised have their rows in LanceDB, and rows in LanceDB "
+        "belong to a recorded materialisation.",
+        "vectors": "Every vector has the model's dimensions, no NaN and unit norm.",
+    }
+    return [dg.AssetCheckSpec(name, asset=REPORT_KEY, description=text) for name, text in descriptions.items()]
+
+
 def build_ingestion_report(settings: ReportSettings) -> dg.AssetsDefinition:
-    """The report asset, with its sample queries and thresholds."""
+    """The report asset, with its sample queries, thresholds and checks."""
 
     @dg.asset(
         key=REPORT_KEY,
         group_name=GROUP,
         deps=[MAINTENANCE_KEY],
         kinds={"lancedb", "sentence-transformers"},
+        check_specs=report_check_specs(settings.max_drift_pct),
         description=(
-            "Is the store complete and queryable? Totals per table and per state, drift, the table-wide checks, "
-            "timings of recent runs and the hits of the sample queries (INGEST_SAMPLE_QUERIES, YAML; a hit is a "
-            "chunk scoring at least min_score, default INGEST_SAMPLE_MIN_SCORE). "
-            "`ready_for_queries` is true only when every check passes and every sample query returns hits."
+            "Is the store complete and queryable? Totals per table and per state, drift, the table-wide checks "
+            "(recorded as this asset's checks), held deletions, timings of recent runs and the hits of the sample "
+            "queries (INGEST_SAMPLE_QUERIES, YAML; a hit is a chunk scoring at least min_score, default "
+            "INGEST_SAMPLE_MIN_SCORE). `ready_for_queries` is true only when every check passes and every sample "
+            "query returns hits. Refreshed by `report_sensor` after ingestion changed something (at most once per "
+            "INGEST_REPORT_INTERVAL_S) and by the nightly maintenance."
         ),
     )
     def ingestion_report(
         context: dg.AssetExecutionContext, lancedb: LanceDBStore, source: DocumentSource, embedder: EmbeddingModel
     ) -> dg.MaterializeResult:
-        report = build_report(context.instance, lancedb, source, embedder, settings)
+        checks = run_checks(context.instance, lancedb, source, embedder, settings.max_drift_pct)
+        report = build_report(context.instance, lancedb, source, embedder, settings, checks=checks)
         return dg.MaterializeResult(
             metadata={
                 "ready_for_queries": report["ready_for_queries"],
@@ -64,10 +85,13 @@ def build_ingestion_report(settings: ReportSettings) -> dg.AssetsDefinition:
                 "drift_pct": report["drift_pct"],
                 "embeddings_rows": report["tables"].get("embeddings", {}).get("rows", 0),
                 "failed_documents": report["states"]["embeddings"]["failed"],
+                "held_deletions": len(report["held_deletions"]),
                 "model": report["model"],
                 "embedding_backend": report["embedding_backend"],
                 "report": dg.MetadataValue.md(report_markdown(report)),
-            }
+                "report_json": dg.MetadataValue.json(json.loads(json.dumps(report, default=str))),
+            },
+            check_results=[check.as_result() for check in checks],
         )
 
     return ingestion_report

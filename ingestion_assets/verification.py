@@ -31,6 +31,7 @@ class CheckOutcome:
 
     def as_result(self) -> dg.AssetCheckResult:
         return dg.AssetCheckResult(
+            check_name=self.name,
             passed=self.passed,
             description=self.summary,
             metadata={

@@ -51,6 +51,7 @@ class IngestSettings:
     maintenance_cron: str = field(default="30 3 * * *", metadata={"env": "INGEST_MAINTENANCE_CRON"})
     vector_index_min_rows: int = field(default=100_000, metadata={"env": "INGEST_VECTOR_INDEX_MIN_ROWS"})
     keep_versions_hours: float = field(default=24.0, metadata={"env": "INGEST_KEEP_VERSIONS_HOURS"})
+    report_interval_s: int = field(default=600, metadata={"env": "INGEST_REPORT_INTERVAL_S"})
     sample_queries: str = field(default="samples/queries.yaml", metadata={"env": "INGEST_SAMPLE_QUERIES"})
     max_drift_pct: float = field(default=0.5, metadata={"env": "INGEST_MAX_DRIFT_PCT"})
     sample_min_score: float = field(default=0.3, metadata={"env": "INGEST_SAMPLE_MIN_SCORE"})

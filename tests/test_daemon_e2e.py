@@ -67,6 +67,7 @@ def running_daemon(tmp_path: Path, source: str) -> Iterator[tuple[dg.DagsterInst
         "LANCEDB_URI": str(tmp_path / "lancedb"),
         "INGEST_SENSOR_INTERVAL_S": "2",
         "INGEST_DEBOUNCE_S": "1",
+        "INGEST_REPORT_INTERVAL_S": "5",
         "PYTHONPATH": str(REPO),
     }
     log = open(tmp_path / "daemon.log", "w")
@@ -182,6 +183,12 @@ def test_daemon_holds_a_mass_deletion_until_confirmed_by_the_cli(daemon, tmp_pat
     for i, name in enumerate(names):
         (inbox / name).write_text(unique_text(i, words=60))
     wait_for(lambda: docs_in(store, EMBEDDINGS) == set(names), 300, "the first vectors")
+
+    def reported() -> int:
+        records = instance.fetch_materializations(dg.AssetKey("ingestion_report"), limit=1).records
+        return records[0].asset_materialization.metadata["documents"].value if records else 0
+
+    wait_for(lambda: reported() == 12, 120, "report_sensor to refresh the report after the ingestion")
 
     for name in names:  # the share is unmounted: an empty folder where the documents were
         (inbox / name).unlink()

@@ -216,7 +216,7 @@ def test_ingestctl_holds_an_emptied_folder_until_confirmed(tmp_path):
     assert purged.returncode == 0, purged.stdout + purged.stderr
     assert all(nowhere(store, name) for name in names) and everywhere(store, "new.txt")
     assert partitions(tmp_path / "home") == ["new.txt"]
-    assert json.loads(ingestctl("report", "--json", env=env, cwd=tmp_path).stdout)["held_deletions"] == []
+    assert json.loads(ingestctl("report", "--json", "--refresh", env=env, cwd=tmp_path).stdout)["held_deletions"] == []
 
 
 def test_ingestctl_on_a_bucket_purges_deletions_and_holds_an_emptied_one(bucket, tmp_path):  # noqa: F811
