@@ -8,7 +8,7 @@ Sections (all by default, or a subset with --only):
   noop      the same again, nothing changed (median of 3)
   edit      one paragraph of one document edited (median of 3 edits)
   daemon    the corpus dropped into the inbox of a running `dagster-daemon` (sensor-triggered runs)
-  scale     sensor tick and `ingestctl status` with --scale registered files/partitions
+  scale     sensor tick, `ingestctl status` and a report refresh with --scale registered files/partitions
 
 Prints a table and writes JSON (--out). Ratios compare figures measured in this same run.
 
@@ -293,6 +293,7 @@ def scale_run(work: Path, n: int) -> dict:
     status, _ = measure([PY, "-m", "ingestctl", "status", "--json"], _env(home, db, inbox))
     status_text, proc = measure([PY, "-m", "ingestctl", "status"], _env(home, db, inbox))
     summary = next((row for row in proc.stdout.splitlines() if " document(s) — " in row), "")
+    report, _ = measure([PY, "-m", "ingestctl", "report", "--refresh", "--json"], _env(home, db, inbox))
     instance.dispose()
     return {
         "files": n,
@@ -306,6 +307,7 @@ def scale_run(work: Path, n: int) -> dict:
         "status_json_command_s": status["wall_s"],
         "status_command_s": status_text["wall_s"],
         "status_summary": summary,
+        "report_refresh_command_s": report["wall_s"],
     }
 
 
@@ -442,6 +444,10 @@ def print_table(r: dict) -> None:
         rows.append(timing(f"sensor tick, {s['files']} files", s["steady_tick_s"], f"first tick {s['first_tick_s']} s"))
         notes = f"whole command; --json {s['status_json_command_s']} s"
         rows.append(timing(f"ingestctl status, {s['files']} partitions", s["status_command_s"], notes))
+        notes = "whole command: report_job run, 4 checks, no embeddings"
+        rows.append(
+            timing(f"ingestctl report --refresh, {s['files']} partitions", s["report_refresh_command_s"], notes)
+        )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for i, row in enumerate(rows):
         print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) + " |")

@@ -82,3 +82,20 @@ def test_ingestctl_report_shows_the_current_verdict_and_makes_one_only_when_need
     assert "before the last ingestion or purge" in stale.stderr and "--refresh" in stale.stderr
     fresh = report("--refresh")
     assert json.loads(fresh.stdout)["documents"] == 3 and report_runs(instance) == 2
+
+
+def test_a_report_materialised_by_the_previous_release_is_replaced_on_demand(instance, store, samples_inbox, tmp_path):
+    """The previous release's report recorded no `report_json`: `ingestctl report` makes a new one."""
+    materialize(instance, sample_keys(samples_inbox)[:1])
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(REPORT_KEY, metadata={"ready_for_queries": True, "documents": 1})
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "ingestctl", "report", "--json"],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert json.loads(result.stdout)["documents"] == 1 and report_runs(instance) == 1
