@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.measure import dagster_home, measure  # noqa: E402
+from bench.measure import command_env, dagster_home, measure  # noqa: E402
 
 PY = sys.executable
 INGESTCTL = Path(PY).with_name("ingestctl")
@@ -79,22 +79,11 @@ def generate(inbox: Path, docs: int, seed: int) -> list[str]:
     return keys
 
 
-def _env(work: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DAGSTER_HOME": str(work / "dagster_home"),
-        "LANCEDB_URI": str(work / "lancedb"),
-        "INGEST_SOURCE_DIR": str(work / "inbox"),
-        "PYTHONPATH": str(REPO),
-        "HF_HUB_OFFLINE": "1",
-    }
-
-
 class Runner:
     """Whole-command runs of `ingestctl` (bench/measure.py), each one's output kept in WORK/logs."""
 
     def __init__(self, work: Path):
-        self.env = _env(work)
+        self.env = command_env(work / "dagster_home", work / "lancedb", work / "inbox")
         self.logs = work / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.count = 0

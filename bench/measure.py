@@ -48,6 +48,19 @@ def measure(args: list[str], env: dict[str, str], probe: bool = False) -> tuple[
     return json.loads(line.removeprefix(MARKER)), proc
 
 
+def command_env(home: Path, db: Path, source: Path | str, **extra: str) -> dict[str, str]:
+    """The environment of an `ingestctl` or `dagster` command of a benchmark: its instance, tables and source."""
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "LANCEDB_URI": str(db),
+        "INGEST_SOURCE_DIR": str(source),
+        "PYTHONPATH": str(REPO),
+        "HF_HUB_OFFLINE": "1",
+        **extra,
+    }
+
+
 def dagster_home(path: Path) -> Path:
     """`path`, created, as a Dagster instance folder with the project's dagster.yaml."""
     path.mkdir(parents=True, exist_ok=True)

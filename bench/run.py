@@ -37,25 +37,13 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.corpus import edit_one, generate  # noqa: E402
-from bench.measure import dagster_home, measure, text_document_row  # noqa: E402
+from bench.measure import command_env, dagster_home, measure, text_document_row  # noqa: E402
 
 PY = sys.executable
 SECTIONS = ["baseline", "cold", "noop", "edit", "backends", "daemon", "scale"]
 BACKENDS = ("torch", "openvino", "onnx")
 REPEATS = 3
 """No-op and one-edit runs are measured this many times; the table shows the median."""
-
-
-def _env(home: Path, db: Path, source: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "LANCEDB_URI": str(db),
-        "INGEST_SOURCE_DIR": str(source),
-        "PYTHONPATH": str(REPO),
-        "HF_HUB_OFFLINE": "1",
-        **extra,
-    }
 
 
 def median_report(reports: list[dict]) -> dict:
@@ -138,7 +126,7 @@ def _peak_dagster_rss_mb() -> float:
 def daemon_run(corpus: Path, work: Path, docs: int) -> dict:
     home, db, inbox = dagster_home(work / "daemon-home"), work / "daemon-db", work / "daemon-inbox"
     inbox.mkdir()
-    env = _env(home, db, inbox, INGEST_SENSOR_INTERVAL_S="5", INGEST_DEBOUNCE_S="1")
+    env = command_env(home, db, inbox, INGEST_SENSOR_INTERVAL_S="5", INGEST_DEBOUNCE_S="1")
     env.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")  # as `make ui` exports it
     daemon_bin = str(Path(PY).with_name("dagster-daemon"))
     with open(work / "daemon.log", "w") as log:
@@ -264,7 +252,7 @@ def scale_run(work: Path, n: int) -> dict:
             folder.mkdir(parents=True)
         (folder / f"note-{i:06d}.txt").write_text(f"note {i}")
     create_s = time.perf_counter() - t0
-    os.environ.update(_env(home, db, inbox, INGEST_DEBOUNCE_S="0"))
+    os.environ.update(command_env(home, db, inbox, INGEST_DEBOUNCE_S="0"))
     instance = dg.DagsterInstance.from_config(str(home))
     source = DocumentSource(suffixes=supported_suffixes(), root_dir=str(inbox))
     store = LanceDBStore(uri=str(db))
@@ -290,10 +278,10 @@ def scale_run(work: Path, n: int) -> dict:
 
     steady = [tick() for _ in range(3)]
     steady_s = sorted(t for t, _ in steady)[1]
-    status, _ = measure([PY, "-m", "ingestctl", "status", "--json"], _env(home, db, inbox))
-    status_text, proc = measure([PY, "-m", "ingestctl", "status"], _env(home, db, inbox))
+    status, _ = measure([PY, "-m", "ingestctl", "status", "--json"], command_env(home, db, inbox))
+    status_text, proc = measure([PY, "-m", "ingestctl", "status"], command_env(home, db, inbox))
     summary = next((row for row in proc.stdout.splitlines() if " document(s) — " in row), "")
-    report, _ = measure([PY, "-m", "ingestctl", "report", "--refresh", "--json"], _env(home, db, inbox))
+    report, _ = measure([PY, "-m", "ingestctl", "report", "--refresh", "--json"], command_env(home, db, inbox))
     instance.dispose()
     return {
         "files": n,
@@ -330,14 +318,14 @@ def main(argv: list[str] | None = None) -> int:
     if "baseline" in only:
         report, proc = measure(
             [PY, str(REPO / "bench" / "baseline.py"), str(corpus), "--lancedb", str(work / "baseline-db"), "--json"],
-            _env(work, work / "baseline-db", corpus),
+            command_env(work, work / "baseline-db", corpus),
         )
         detail = json.loads(next(row for row in proc.stdout.splitlines() if row.startswith("{")))
         results["baseline"] = {**detail, "wall_s": report["wall_s"], "peak_rss_mb": report["peak_rss_mb"]}
         print(f"baseline: {results['baseline']}", flush=True)
 
     home, db = dagster_home(work / "home"), work / "db"
-    env = _env(home, db, corpus)
+    env = command_env(home, db, corpus)
     if {"cold", "noop", "edit"} & only:
         results["startup_s"] = startup_cost(env)
         since = datetime.now(UTC)
@@ -372,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             b_home, b_db = dagster_home(work / f"home-{backend}"), work / f"db-{backend}"
             since = datetime.now(UTC)
-            report, _ = measure(["ingest"], _env(b_home, b_db, corpus, INGEST_EMBED_BACKEND=backend), probe=True)
+            report, _ = measure(["ingest"], command_env(b_home, b_db, corpus, INGEST_EMBED_BACKEND=backend), probe=True)
             results["backends"][backend] = {**report, "chunks": chunk_count(b_db), **run_facts(b_home, since)}
             print(f"backend {backend}: {results['backends'][backend]}", flush=True)
     if "daemon" in only:

@@ -23,11 +23,8 @@ import os
 import secrets
 import shlex
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -35,6 +32,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+
+from tests.local_server import LocalServerProcess
 
 REQUIRE_ENV = "INGEST_REQUIRE_OBJECT_STORE"
 COMMAND_ENV = "INGEST_TEST_MOTO_SERVER"
@@ -82,22 +81,15 @@ def moto_command() -> list[str] | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class S3Server:
+class S3Server(LocalServerProcess):
     """One moto_server process. `no_auth_actions` (moto's INITIAL_NO_AUTH_ACTION_COUNT) makes the
     server enforce authentication after that many requests: unknown keys then get a real 403."""
 
     def __init__(self, no_auth_actions: int | None = None) -> None:
+        log = tempfile.NamedTemporaryFile(prefix="moto-server-", suffix=".log", delete=False)
+        log.close()
+        super().__init__("moto_server", Path(log.name))
         self.no_auth_actions = no_auth_actions
-        self.port = 0
-        self.process: subprocess.Popen | None = None
-        self._log = tempfile.NamedTemporaryFile(prefix="moto-server-", suffix=".log", delete=False)
-        self.log_path = Path(self._log.name)
 
     @property
     def endpoint(self) -> str:
@@ -127,35 +119,14 @@ class S3Server:
         env["PYTHONUNBUFFERED"] = "1"
         if self.no_auth_actions is not None:
             env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(self.no_auth_actions)
-        last_error = ""
-        for _attempt in range(3):  # another process may take the free port before moto binds it
-            self.port = free_port()
-            try:
-                self.process = subprocess.Popen(
-                    [*command, "-H", "127.0.0.1", "-p", str(self.port)],
-                    stdout=self._log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env=env,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise S3ServerUnavailable(f"cannot start {shlex.join(command)}: {exc}") from exc
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    last_error = f"moto_server exited with {self.process.returncode}: {self.log_tail()}"
-                    break
-                if self._answers():
-                    return self
-                time.sleep(0.1)
-            else:
-                self.stop()
-                raise S3ServerUnavailable(f"moto_server did not answer on {self.endpoint} within {timeout_s:.0f}s")
-            if "in use" not in last_error.lower():
-                break
-        self.stop()
-        raise S3ServerUnavailable(last_error or "moto_server did not start")
+        self._start(
+            lambda port: [*command, "-H", "127.0.0.1", "-p", str(port)],
+            self._answers,
+            S3ServerUnavailable,
+            timeout_s,
+            env,
+        )
+        return self
 
     def _answers(self) -> bool:
         try:
@@ -163,24 +134,6 @@ class S3Server:
                 return response.status == 200
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
             return False
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        with contextlib.suppress(OSError):
-            self._log.close()
-
-    def log_tail(self, chars: int = 2000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:].strip()
-        except OSError:
-            return ""
 
     # ---- content ---------------------------------------------------------------------------------
 

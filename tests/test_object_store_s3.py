@@ -200,7 +200,7 @@ def test_check_source(s3):
 
 
 def test_unreachable_endpoint(s3, monkeypatch):
-    from tests.s3_server import free_port
+    from tests.local_server import free_port
 
     port = free_port()  # nothing listens there
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
