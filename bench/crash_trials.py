@@ -57,7 +57,8 @@ def _env(work: Path) -> dict[str, str]:
 
 def _ingest(work: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "ingestctl", "ingest"],
+        # INFO: the kill points after a commit are Dagster's own log lines, which `progress` leaves out.
+        [sys.executable, "-m", "ingestctl", "ingest", "--log-level", "INFO"],
         cwd=work,
         env=_env(work),
         stdout=subprocess.PIPE,
