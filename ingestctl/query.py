@@ -22,8 +22,15 @@ def run_status(doc_ids: list[str], as_json: bool, failed_only: bool) -> int:
     if failed_only:
         statuses = [s for s in statuses if "failed" in s.phases.values()]
     summary = summarize(statuses)
+    from ingestion_assets.deletions import current_holds
+
+    held = current_holds(instance)
     if as_json:
-        print(json.dumps({"documents": [s.to_dict() for s in statuses], "summary": summary}, indent=2))
+        print(
+            json.dumps(
+                {"documents": [s.to_dict() for s in statuses], "summary": summary, "held_deletions": held}, indent=2
+            )
+        )
     else:
         print_status_table(statuses, show_phases=True)
         parts = [
@@ -31,6 +38,8 @@ def run_status(doc_ids: list[str], as_json: bool, failed_only: bool) -> int:
             for phase, counts in summary.items()
         ]
         print(f"{len(statuses)} document(s) — " + "; ".join(parts) + f" ({time.perf_counter() - started:.2f} s)")
+        for line in held:  # their files are gone, their rows stay until the deletion is confirmed
+            print(line, file=sys.stderr)
     return 0
 
 

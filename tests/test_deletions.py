@@ -209,6 +209,8 @@ def test_ingestctl_holds_an_emptied_folder_until_confirmed(tmp_path):
     assert all(everywhere(store, name) for name in names), "nothing purged"
     report = json.loads(ingestctl("report", "--json", env=env, cwd=tmp_path).stdout)
     assert report["held_deletions"] and "12 of 12" in report["held_deletions"][0]
+    status = ingestctl("status", env=env, cwd=tmp_path)
+    assert "deletions held for" in status.stderr and "12 of 12" in status.stderr, "status says why they stay"
 
     confirmed = ingestctl("confirm-deletions", env=env, cwd=tmp_path)
     assert confirmed.returncode == 0 and "confirmed: the 12 document(s)" in confirmed.stdout
@@ -216,6 +218,7 @@ def test_ingestctl_holds_an_emptied_folder_until_confirmed(tmp_path):
     assert purged.returncode == 0, purged.stdout + purged.stderr
     assert all(nowhere(store, name) for name in names) and everywhere(store, "new.txt")
     assert partitions(tmp_path / "home") == ["new.txt"]
+    assert json.loads(ingestctl("status", "--json", env=env, cwd=tmp_path).stdout)["held_deletions"] == []
     assert json.loads(ingestctl("report", "--json", "--refresh", env=env, cwd=tmp_path).stdout)["held_deletions"] == []
 
 
