@@ -153,7 +153,9 @@ class BatchIngestion:
                 reused_from = previous.doc_id
             else:
                 try:
-                    doc = parse_bytes(doc_id, self.source.read(doc_id, content_hash), self.limits)
+                    doc = parse_bytes(
+                        self.source.parse_name(doc_id), self.source.read(doc_id, content_hash), self.limits
+                    )
                 except (ParseError, OSError, ValueError) as exc:
                     self.fail(doc_id, DOCUMENTS, str(exc) or type(exc).__name__)
                     continue

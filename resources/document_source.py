@@ -127,3 +127,6 @@ class DocumentSource(dg.ConfigurableResource):
 
     def display(self, key: str) -> str:
         return self.source.display(key)
+
+    def parse_name(self, key: str) -> str:
+        return self.source.parse_name(key)

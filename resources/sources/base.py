@@ -63,6 +63,9 @@ class Scan:
     """(path, reason) of the files that are not documents, each reason one of SKIP_REASONS."""
     under: str = ""
     """The key prefix listed ("" for the whole source)."""
+    incomplete: str = ""
+    """Why the listing may lack documents that still exist (a site answering 5xx, an unreachable sitemap,
+    a page limit), or "" when it is complete; deletions are held while it is set."""
 
     @property
     def keys(self) -> set[str]:
@@ -114,6 +117,11 @@ class Source(ABC):
     def display(self, key: str) -> str:
         """What metadata and messages show for a document."""
         return self.uri_for(key)
+
+    def parse_name(self, key: str) -> str:
+        """The name whose suffix picks the document's parser: the key itself, unless the source knows
+        better (a web page at `guide/intro` is HTML)."""
+        return key
 
     def missing(self, keys: Iterable[str]) -> set[str]:
         """The keys that are no longer documents of this source (one listing)."""
