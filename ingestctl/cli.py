@@ -14,7 +14,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     ingest = sub.add_parser("ingest", help="ingest every new, changed or unfinished document under PATH")
-    ingest.add_argument("path", nargs="?", help="folder or s3://bucket/prefix/ to ingest (default: INGEST_SOURCE_DIR)")
+    ingest.add_argument(
+        "path",
+        nargs="?",
+        help="folder or s3://bucket/prefix/ to ingest (default: every source, INGEST_SOURCE_DIR and sources.yaml's)",
+    )
+    ingest.add_argument("--source", metavar="NAME", help="only this source (`default`, or a name in sources.yaml)")
     ingest.add_argument("--max-docs-per-run", type=int, help="documents per run (default INGEST_MAX_DOCS_PER_RUN)")
     ingest.add_argument(
         "--log-level",
@@ -32,10 +37,19 @@ def build_parser() -> argparse.ArgumentParser:
         "confirm-deletions",
         help="confirm a mass deletion held by the guard: the next listing purges the documents no longer listed",
     )
-    confirm.add_argument("path", nargs="?", help="folder or s3://bucket/prefix/ (default: INGEST_SOURCE_DIR)")
+    confirm.add_argument("path", nargs="?", help="folder or s3://bucket/prefix/ (default: the whole source)")
+    confirm.add_argument("--source", metavar="NAME", help="the source (default: `default`, INGEST_SOURCE_DIR)")
+
+    drop = sub.add_parser(
+        "drop-source",
+        help="remove everything of a source no longer in sources.yaml: its rows, partitions and asset history",
+    )
+    drop.add_argument("name", help="the source's name")
+    drop.add_argument("--yes", action="store_true", help="do it (without it, only say what would be removed)")
 
     status = sub.add_parser("status", help="per-document, per-phase state from Dagster's records")
     status.add_argument("docs", nargs="*", metavar="DOC", help="document ids (default: all)")
+    status.add_argument("--source", metavar="NAME", help="only the documents of this source")
     status.add_argument("--json", action="store_true")
     status.add_argument("--failed", action="store_true", help="only documents with a failed phase")
     status.add_argument(
@@ -54,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="vector + full-text (BM25), fused by reciprocal rank (the default)",
     )
     mode.add_argument("--vector", dest="hybrid", action="store_false", help="vector search only (cosine similarity)")
+    search.add_argument("--source", metavar="NAME", help="only passages of this source's documents")
     search.add_argument("--json", action="store_true")
 
     retry = sub.add_parser("retry", help="re-run failed documents (--failed) or named ones")
@@ -101,11 +116,15 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "ingest":
         from ingestctl.ingest import run_ingest
 
-        return run_ingest(args.path, args.max_docs_per_run, args.log_level, args.keep_deleted, args.json)
+        return run_ingest(args.path, args.max_docs_per_run, args.log_level, args.keep_deleted, args.json, args.source)
     if args.command == "confirm-deletions":
         from ingestctl.ingest import run_confirm_deletions
 
-        return run_confirm_deletions(args.path)
+        return run_confirm_deletions(args.path, args.source)
+    if args.command == "drop-source":
+        from ingestctl.sources import run_drop_source
+
+        return run_drop_source(args.name, args.yes)
     if args.command == "retry":
         if bool(args.docs) == args.failed:
             parser.error("retry takes either --failed or document ids")
@@ -120,10 +139,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     if args.command == "status":
         if args.skipped:
-            return query.run_skipped(args.json)
-        return query.run_status(args.docs, args.json, args.failed)
+            return query.run_skipped(args.json, args.source)
+        return query.run_status(args.docs, args.json, args.failed, args.source)
     if args.command == "search":
-        return query.run_search(args.query, args.k, args.hybrid, args.json)
+        return query.run_search(args.query, args.k, args.hybrid, args.json, args.source)
     return query.run_report(args.json, args.refresh)
 
 

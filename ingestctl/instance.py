@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from resources.settings import IngestSettings
+from resources.tables import DEFAULT_SOURCE
 
 if TYPE_CHECKING:
+    from ingestion_assets.keys import Family
     from ingestion_assets.phase_versions import PhaseVersions
     from resources.document_source import DocumentSource
     from resources.embedding_model import EmbeddingModel
@@ -51,12 +53,16 @@ class CliContext:
 
     settings: IngestSettings
     run_config: dict[str, Any]
+    source_name: str = DEFAULT_SOURCE
+    """The source this invocation works on (`source` and `family`)."""
 
     @classmethod
-    def from_env(cls, source_dir: str | None = None) -> CliContext:
+    def from_env(cls, source_dir: str | None = None, source_name: str = DEFAULT_SOURCE) -> CliContext:
+        """The settings of the environment; `source_dir` (for the default source) makes a folder or URL outside
+        every configured source the default source's root for this invocation."""
         settings = IngestSettings.from_env()
         if source_dir is None:
-            return cls(settings, {})
+            return cls(settings, {}, source_name)
         settings = settings.override(source_dir=source_dir)
         # Run config replaces a resource's whole configuration: give the source all of it.
         from ingestion_assets.parsing.registry import supported_suffixes
@@ -71,9 +77,30 @@ class CliContext:
 
     @cached_property
     def source(self) -> DocumentSource:
+        return self.source_named(self.source_name)
+
+    def source_named(self, name: str) -> DocumentSource:
+        """The default source (`default`) or a source of sources.yaml, with its values inline."""
         from ingestion_assets.parsing.registry import supported_suffixes
 
-        return self.settings.literal().document_source(supported_suffixes())
+        return self.settings.literal().document_source(supported_suffixes(), None if name == DEFAULT_SOURCE else name)
+
+    @property
+    def source_names(self) -> list[str]:
+        """Every source: the default one first, then those of sources.yaml."""
+        return [DEFAULT_SOURCE, *self.settings.source_names]
+
+    @cached_property
+    def families(self) -> list[Family]:
+        from ingestion_assets.keys import Family
+
+        return [Family(name) for name in self.source_names]
+
+    @property
+    def family(self) -> Family:
+        from ingestion_assets.keys import Family
+
+        return Family(self.source_name)
 
     @cached_property
     def store(self) -> LanceDBStore:

@@ -19,14 +19,13 @@ if TYPE_CHECKING:
     import dagster as dg
 
     from ingestctl.instance import CliContext
+    from ingestion_assets.keys import Family
 
-INGEST_JOBS = ("ingest_job", "ingest_job_celery")
-"""The jobs whose successful runs ingest documents (ingestion_assets/jobs.py)."""
-JOBS = (*INGEST_JOBS, "purge_job", "maintenance_job")
-"""The jobs whose queued, starting and running runs are counted."""
+SHARED_JOBS = ("purge_job", "maintenance_job")
+"""Besides each source's ingestion jobs, the jobs whose queued, starting and running runs are counted."""
 RUN_STATES = {"queued": ("QUEUED",), "starting": ("NOT_STARTED", "STARTING"), "running": ("STARTED",)}
 """`status` label -> Dagster run statuses."""
-SENSORS = ("inbox_sensor", "dead_run_sensor")
+SHARED_SENSORS = ("dead_run_sensor",)
 TICK_STATES = ("success", "skipped", "failure")
 TICKS_READ = 5
 """Latest ticks read per sensor to find the latest completed one (a tick in progress has no outcome yet)."""
@@ -34,11 +33,6 @@ GROUPS = ("documents", "failures", "skipped", "runs", "throughput", "last_succes
 """The groups of metrics read independently: one that fails is reported in ingest_scrape_errors, the rest are served."""
 STATUS_CHUNK = 2000
 """Failed documents whose errors are read per query (SQLite limits the variables of a statement)."""
-
-
-def source_label() -> str:
-    """The `source` label of every per-source metric (one source per instance for now)."""
-    return "default"
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -90,97 +84,91 @@ class _Scrape:
     def __init__(self, context: CliContext) -> None:
         self.context = context
         self.instance = context.instance
-        self.source = source_label()
+        self.families = context.families
 
     # ---- shared reads ----------------------------------------------------------------------------
 
     @cached_property
-    def phases(self) -> tuple[list[str], dict[dg.AssetKey, dict[Any, set[str]]]]:
+    def phases(self) -> dict[Family, tuple[list[str], dict[dg.AssetKey, dict[Any, set[str]]]]]:
+        """Per source: its documents, and per phase those materialised, failed and in progress (the others are
+        missing)."""
         from ingestion_assets.dagster_compat import phase_status_sets
 
-        return phase_status_sets(self.instance)
-
-    @property
-    def partitions(self) -> list[str]:
-        return self.phases[0]
-
-    @property
-    def statuses(self) -> dict[dg.AssetKey, dict[Any, set[str]]]:
-        """Per phase: the documents materialised, failed and in progress (the others are missing)."""
-        return self.phases[1]
+        return {family: phase_status_sets(self.instance, family) for family in self.families}
 
     @cached_property
-    def latest_embedding(self) -> Any:
-        """The latest `embeddings` materialisation record, or None."""
-        import dagster as dg
-
-        records = self.instance.fetch_materializations(dg.AssetKey("embeddings"), limit=1).records
-        return records[0] if records else None
+    def latest_embeddings(self) -> dict[Family, Any]:
+        """Per source, its latest `embeddings` materialisation record, or None."""
+        latest = {}
+        for family in self.families:
+            records = self.instance.fetch_materializations(family.embeddings_key, limit=1).records
+            latest[family] = records[0] if records else None
+        return latest
 
     # ---- groups ----------------------------------------------------------------------------------
 
     def documents(self) -> list[Metric]:
-        from ingestion_assets.keys import PHASE_KEYS
         from ingestion_assets.status import STATE_NAMES
 
-        family = GaugeMetricFamily(
+        metric = GaugeMetricFamily(
             "ingest_documents",
             "Documents per phase and state, from Dagster's partition statuses",
             labels=["source", "phase", "state"],
         )
-        total = len(self.partitions)
-        for key in PHASE_KEYS:
-            counts = {status: len(docs) for status, docs in self.statuses[key].items()}
-            counts[None] = total - sum(counts.values())
-            for status, name in STATE_NAMES.items():
-                family.add_metric([self.source, key.to_user_string(), _label(name)], counts.get(status, 0))
-        return [family]
+        for family, (partitions, statuses) in self.phases.items():
+            for key in family.phase_keys:
+                counts = {status: len(docs) for status, docs in statuses[key].items()}
+                counts[None] = len(partitions) - sum(counts.values())
+                for status, name in STATE_NAMES.items():
+                    metric.add_metric([family.source, key.path[-1], _label(name)], counts.get(status, 0))
+        return [metric]
 
     def failures(self) -> list[Metric]:
         from ingestion_assets.failure_reasons import OTHER, REASONS, classify
-        from ingestion_assets.keys import PHASE_KEYS
         from ingestion_assets.records import Status, latest_errors
 
-        failed = {key: sorted(self.statuses[key][Status.FAILED]) for key in PHASE_KEYS}
-        counts: Counter[tuple[str, str]] = Counter()
-        attributed: set[str] = set()
-        for key in PHASE_KEYS:
-            # The phase whose failure recorded an error (a document failed in `documents` also shows
-            # `chunks` and `embeddings` failed, with no error of their own).
-            pending = [d for d in failed[key] if d not in attributed]
-            for i in range(0, len(pending), STATUS_CHUNK):
-                for doc_id, error in latest_errors(self.instance, {key: pending[i : i + STATUS_CHUNK]}).items():
-                    attributed.add(doc_id)
-                    counts[key.to_user_string(), classify(error)] += 1
-        for key in PHASE_KEYS:
-            for doc_id in failed[key]:
-                if doc_id not in attributed:
-                    attributed.add(doc_id)
-                    counts[key.to_user_string(), OTHER] += 1
-        family = GaugeMetricFamily(
+        metric = GaugeMetricFamily(
             "ingest_document_failures",
             "Failed documents by the phase that failed and the class of its error (ingestion_assets/failure_reasons.py)",
             labels=["source", "phase", "reason"],
         )
-        for key in PHASE_KEYS:
-            for reason in REASONS:
-                family.add_metric([self.source, key.to_user_string(), reason], counts[key.to_user_string(), reason])
-        return [family]
+        for family, (_, statuses) in self.phases.items():
+            failed = {key: sorted(statuses[key][Status.FAILED]) for key in family.phase_keys}
+            counts: Counter[tuple[str, str]] = Counter()
+            attributed: set[str] = set()
+            for key in family.phase_keys:
+                # The phase whose failure recorded an error (a document failed in `documents` also shows
+                # `chunks` and `embeddings` failed, with no error of their own).
+                pending = [d for d in failed[key] if d not in attributed]
+                for i in range(0, len(pending), STATUS_CHUNK):
+                    for doc_id, error in latest_errors(self.instance, {key: pending[i : i + STATUS_CHUNK]}).items():
+                        attributed.add(doc_id)
+                        counts[key.path[-1], classify(error)] += 1
+            for key in family.phase_keys:
+                for doc_id in failed[key]:
+                    if doc_id not in attributed:
+                        attributed.add(doc_id)
+                        counts[key.path[-1], OTHER] += 1
+            for key in family.phase_keys:
+                for reason in REASONS:
+                    metric.add_metric([family.source, key.path[-1], reason], counts[key.path[-1], reason])
+        return [metric]
 
     def skipped(self) -> list[Metric]:
         from ingestion_assets.source_listing import SourceListing
         from resources.sources.naming import SKIP_REASONS
 
-        listing = SourceListing.latest(self.instance)
-        skipped = dict.fromkeys(SKIP_REASONS, 0) | (listing.skipped if listing is not None else {})
-        family = GaugeMetricFamily(
+        metric = GaugeMetricFamily(
             "ingest_skipped_files",
             "Files under the source that are not documents, per reason, at the last recorded listing",
             labels=["source", "reason"],
         )
-        for reason, count in skipped.items():
-            family.add_metric([self.source, _label(reason)], count)
-        return [family]
+        for family in self.families:
+            listing = SourceListing.latest(self.instance, family)
+            skipped = dict.fromkeys(SKIP_REASONS, 0) | (listing.skipped if listing is not None else {})
+            for reason, count in skipped.items():
+                metric.add_metric([family.source, _label(reason)], count)
+        return [metric]
 
     def runs(self) -> list[Metric]:
         import dagster as dg
@@ -190,7 +178,8 @@ class _Scrape:
             "Queued, starting and running runs of the ingestion jobs (`dagster_job`: Prometheus owns `job`)",
             labels=["dagster_job", "status"],
         )
-        for job in JOBS:
+        jobs = [name for f in self.families for name in (f.ingest_job, f.ingest_job_celery)] + list(SHARED_JOBS)
+        for job in jobs:
             for state, names in RUN_STATES.items():
                 statuses = [dg.DagsterRunStatus[name] for name in names]
                 count = self.instance.get_runs_count(dg.RunsFilter(job_name=job, statuses=statuses))
@@ -206,53 +195,49 @@ class _Scrape:
         return [family, queued]
 
     def throughput(self) -> list[Metric]:
-        families: list[Metric] = []
-        record = self.latest_embedding
-        metadata = _metadata(record.asset_materialization) if record is not None else {}
         embedded = GaugeMetricFamily(
             "ingest_last_embedded_chunks",
             "Chunks embedded (not reused) by the batch of the latest embeddings materialisation",
             labels=["source"],
         )
-        embedded.add_metric([self.source], float(metadata.get("batch_embedded_chunks", 0) or 0))
-        families.append(embedded)
-        if metadata.get("chunks_per_second") is not None:
-            speed = GaugeMetricFamily(
-                "ingest_last_embedding_chunks_per_second",
-                "Embedding throughput of the batch of the latest embeddings materialisation that embedded chunks",
-                labels=["source"],
-            )
-            speed.add_metric([self.source], float(metadata["chunks_per_second"]))
-            families.append(speed)
-        return families
+        speed = GaugeMetricFamily(
+            "ingest_last_embedding_chunks_per_second",
+            "Embedding throughput of the batch of the latest embeddings materialisation that embedded chunks",
+            labels=["source"],
+        )
+        for family, record in self.latest_embeddings.items():
+            metadata = _metadata(record.asset_materialization) if record is not None else {}
+            embedded.add_metric([family.source], float(metadata.get("batch_embedded_chunks", 0) or 0))
+            if metadata.get("chunks_per_second") is not None:
+                speed.add_metric([family.source], float(metadata["chunks_per_second"]))
+        return [embedded, *([speed] if speed.samples else [])]
 
     def last_success(self) -> list[Metric]:
         import dagster as dg
 
-        ends = []
-        for job in INGEST_JOBS:
-            records = self.instance.get_run_records(
-                filters=dg.RunsFilter(job_name=job, statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1
-            )
-            ends += [r.end_time for r in records if r.end_time]
-        if self.latest_embedding is not None:
-            ends.append(self.latest_embedding.timestamp)
-        if not ends:
-            return []
-        last = max(ends)
         stamp = GaugeMetricFamily(
             "ingest_last_success_timestamp_seconds",
             "When documents last reached the embeddings table: a successful ingestion run's end, or a materialisation",
             labels=["source"],
         )
-        stamp.add_metric([self.source], last)
         since = GaugeMetricFamily(
             "ingest_seconds_since_last_success",
             "Seconds since ingest_last_success_timestamp_seconds",
             labels=["source"],
         )
-        since.add_metric([self.source], max(0.0, time.time() - last))
-        return [stamp, since]
+        for family in self.families:
+            ends = []
+            for job in (family.ingest_job, family.ingest_job_celery):
+                records = self.instance.get_run_records(
+                    filters=dg.RunsFilter(job_name=job, statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1
+                )
+                ends += [r.end_time for r in records if r.end_time]
+            if self.latest_embeddings[family] is not None:
+                ends.append(self.latest_embeddings[family].timestamp)
+            if ends:
+                stamp.add_metric([family.source], max(ends))
+                since.add_metric([family.source], max(0.0, time.time() - max(ends)))
+        return [stamp, since] if stamp.samples else []
 
     def sensors(self) -> list[Metric]:
         duration = GaugeMetricFamily(
@@ -279,9 +264,10 @@ class _Scrape:
             labels=["sensor"],
         )
         latest: dict[str, tuple[Any, Any]] = {}
+        sensors = {family.sensor for family in self.families} | set(SHARED_SENSORS)
         for state in self.instance.all_instigator_state():
             name = state.instigator_name
-            if state.instigator_type.value != "SENSOR" or name not in SENSORS:
+            if state.instigator_type.value != "SENSOR" or name not in sensors:
                 continue
             ticks = self.instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=TICKS_READ)
             done = next((t for t in ticks if t.status.value.lower() in TICK_STATES), None)
@@ -306,7 +292,8 @@ class _Scrape:
             "Documents whose purge is held by the mass-deletion guard until `ingestctl confirm-deletions` (0: none)",
             labels=["source"],
         )
-        family.add_metric([self.source], held_deletions(self.instance))
+        for source in self.families:
+            family.add_metric([source.source], held_deletions(self.instance, source))
         return [family]
 
     def lancedb(self) -> list[Metric]:
@@ -325,18 +312,18 @@ class _Scrape:
         embeddings = GaugeMetricFamily(
             "ingest_embeddings_rows", "Rows in the LanceDB embeddings table", labels=["source"]
         )
-        embeddings.add_metric([self.source], stats.get("embeddings", {}).get("rows", 0))
+        for family in self.families:
+            embeddings.add_metric([family.source], self.context.store.count_rows("embeddings", family.source))
         return [version, fragments, rows, embeddings]
 
 
-def held_deletions(instance: dg.DagsterInstance) -> int:
-    """Vanished documents of every deletion held now, read as `deletions.current_holds` reads the holds."""
+def held_deletions(instance: dg.DagsterInstance, family: Family) -> int:
+    """Vanished documents of every deletion of a source held now, read as `deletions.current_holds` reads them."""
     from ingestion_assets.deletions import RECORDS_READ
-    from ingestion_assets.keys import SOURCE_DELETIONS_KEY
 
     seen: set[tuple[str, str]] = set()
     total = 0
-    for record in instance.fetch_observations(SOURCE_DELETIONS_KEY, limit=RECORDS_READ).records:
+    for record in instance.fetch_observations(family.source_deletions_key, limit=RECORDS_READ).records:
         observation = record.asset_observation
         if observation is None:
             continue

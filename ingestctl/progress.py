@@ -12,8 +12,8 @@ from typing import TextIO
 
 import dagster as dg
 
-from ingestion_assets.keys import CHUNKS_KEY, DOCUMENTS_KEY, EMBEDDINGS_KEY
 from ingestion_assets.progress import EmbeddingProgress
+from resources.tables import CHUNKS, DOCUMENTS, EMBEDDINGS
 
 POLL_S = 0.5
 BAR_EVERY_S = 0.2
@@ -154,12 +154,12 @@ class RunWatcher(threading.Thread):
                 self.state.embedding = progress
             return
         if event.event_type_value == "ASSET_MATERIALIZATION":
-            key = event.asset_key
-            if key == DOCUMENTS_KEY:
+            phase = event.asset_key.path[-1]
+            if phase == DOCUMENTS:
                 self.state.documents += 1
-            elif key == CHUNKS_KEY:
+            elif phase == CHUNKS:
                 self.state.chunks += 1
-            elif key == EMBEDDINGS_KEY:
+            elif phase == EMBEDDINGS:
                 self.state.embeddings += 1
         elif event.event_type_value == "STEP_FAILURE":
             data = event.step_failure_data

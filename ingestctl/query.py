@@ -9,22 +9,29 @@ import time
 from ingestctl.instance import CliContext
 
 
-def run_status(doc_ids: list[str], as_json: bool, failed_only: bool) -> int:
+def run_status(doc_ids: list[str], as_json: bool, failed_only: bool, source_name: str | None = None) -> int:
     started = time.perf_counter()
-    cli = CliContext.from_env()
-    instance = cli.instance
+    context = CliContext.from_env()
+    instance = context.instance
     from ingestctl.runs import print_status_table
+    from ingestion_assets.deletions import current_holds
     from ingestion_assets.records import registered_partitions
     from ingestion_assets.status import document_statuses, summarize
 
-    keys = list(doc_ids) or registered_partitions(instance)
-    statuses = document_statuses(instance, keys, cli.store, cli.versions)
+    families = [f for f in context.families if source_name in (None, f.source)]
+    if not families:
+        print(f"ingestctl status: no source named {source_name!r}; sources: {', '.join(context.source_names)}")
+        return 2
+    statuses = []
+    for family in families:
+        registered = registered_partitions(instance, family)
+        keys = [d for d in doc_ids if d in set(registered)] if doc_ids else registered
+        if keys:
+            statuses += document_statuses(instance, keys, context.store, context.versions, family=family)
     if failed_only:
         statuses = [s for s in statuses if "failed" in s.phases.values()]
     summary = summarize(statuses)
-    from ingestion_assets.deletions import current_holds
-
-    held = current_holds(instance)
+    held = current_holds(instance, families)
     if as_json:
         print(
             json.dumps(
@@ -43,37 +50,46 @@ def run_status(doc_ids: list[str], as_json: bool, failed_only: bool) -> int:
     return 0
 
 
-def run_skipped(as_json: bool) -> int:
-    """The skipped files of the last recorded listing (the inbox sensor's or `ingestctl ingest`'s)."""
+def run_skipped(as_json: bool, source_name: str | None = None) -> int:
+    """The skipped files of each source's last recorded listing (its sensor's or `ingestctl ingest`'s)."""
     from datetime import UTC, datetime
 
     from ingestion_assets.source_listing import MAX_NAMES, SourceListing
 
-    listing = SourceListing.latest(CliContext.from_env().instance)
-    if listing is None:
-        print("no listing recorded yet: run `ingestctl ingest` or let the inbox sensor tick", file=sys.stderr)
+    context = CliContext.from_env()
+    families = [f for f in context.families if source_name in (None, f.source)]
+    listings = [listing for f in families if (listing := SourceListing.latest(context.instance, f)) is not None]
+    if not listings:
+        print("no listing recorded yet: run `ingestctl ingest` or let the sensor tick", file=sys.stderr)
         return 0
     if as_json:
-        print(listing.as_json())
+        entries = [json.loads(listing.as_json()) for listing in listings]
+        print(json.dumps(entries[0] if len(entries) == 1 else {"sources": entries}))
         return 0
-    when = datetime.fromtimestamp(listing.observed_at or 0, UTC).isoformat(timespec="seconds")
-    print(f"listing of {listing.location} at {when}: {listing.documents} document(s); {listing.summary(0)}")
-    for reason, names in listing.names.items():
-        for name in names:
-            print(f"{reason:<20} {name}")
-        if listing.skipped[reason] > len(names):
-            print(f"{reason:<20} ... and {listing.skipped[reason] - len(names)} more (the first {MAX_NAMES} are kept)")
-    for name in listing.invalid_names:
-        print(f"{'invalid name':<20} {name}")
+    for listing in listings:
+        when = datetime.fromtimestamp(listing.observed_at or 0, UTC).isoformat(timespec="seconds")
+        print(f"listing of {listing.location} at {when}: {listing.documents} document(s); {listing.summary(0)}")
+        for reason, names in listing.names.items():
+            for name in names:
+                print(f"{reason:<20} {name}")
+            if listing.skipped[reason] > len(names):
+                print(
+                    f"{reason:<20} ... and {listing.skipped[reason] - len(names)} more (the first {MAX_NAMES} are kept)"
+                )
+        for name in listing.invalid_names:
+            print(f"{'invalid name':<20} {name}")
     return 0
 
 
-def run_search(query: str, k: int, hybrid: bool, as_json: bool) -> int:
+def run_search(query: str, k: int, hybrid: bool, as_json: bool, source_name: str | None = None) -> int:
     from ingestion_assets.search import SearchUnavailable, search
 
     cli = CliContext.from_env()
+    if source_name is not None and source_name not in cli.source_names:
+        print(f"ingestctl search: no source named {source_name!r}; sources: {', '.join(cli.source_names)}")
+        return 2
     try:
-        hits = search(cli.store, cli.embedder, query, k, hybrid)
+        hits = search(cli.store, cli.embedder, query, k, hybrid, source=source_name)
     except SearchUnavailable as exc:
         print(f"ingestctl search: {exc}", file=sys.stderr)
         return 1
@@ -105,7 +121,7 @@ def run_report(as_json: bool, refresh: bool = False) -> int:
             return 1
         latest = MaterializedReport.latest(instance)
         assert latest is not None and latest.report is not None
-    elif not latest.is_current(instance):
+    elif not latest.is_current(instance, cli.families):
         made = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(latest.timestamp))
         print(
             f"ingestctl report: this report was made at {made}, before the last ingestion or purge; "

@@ -6,11 +6,15 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from ingestion_assets.planning import RunPlan
+from resources.tables import DEFAULT_SOURCE
+
+if TYPE_CHECKING:
+    from ingestion_assets.keys import Family
 
 PROGRESS = "progress"
 """The default `--log-level`: progress and summary only, Dagster's own log lines left out."""
@@ -29,8 +33,10 @@ def execute_plans(
     trigger: str,
     run_config: dict[str, Any] | None = None,
     show_progress: bool = True,
+    family: Family | None = None,
 ) -> list[bool]:
-    """Execute each plan as one ranged run of `ingest_job`; `run_config` configures its resources.
+    """Execute each plan as one ranged run of the source's ingest job (`ingest_job` for the default source);
+    `run_config` configures its resources.
 
     Progress goes to stderr (a bar on a terminal); an error that is not a document's failure is
     printed with its traceback, since the summary only names documents."""
@@ -38,10 +44,13 @@ def execute_plans(
         return []
     from ingestctl.collector import resume_for_work
     from ingestctl.progress import INVOCATION_TAG, Display, RunWatcher, Totals, print_unexpected
-    from ingestion_assets.definitions import get_ingest_job
+    from ingestion_assets.keys import DEFAULT, SOURCE_TAG
     from ingestion_assets.run_health import in_process_tags
 
-    job = dg.reconstructable(get_ingest_job)
+    family = family or DEFAULT
+    job = dg.build_reconstructable_job(
+        "ingestion_assets.definitions", "get_job", reconstructable_args=(family.ingest_job,)
+    )
     run_config = {**(run_config or {}), "loggers": console_config(log_level)}
     totals = Totals(runs=len(plans), documents=sum(len(plan.keys) for plan in plans))
     display = Display(sys.stderr, totals, enabled=show_progress)
@@ -63,7 +72,13 @@ def execute_plans(
             with dg.execute_job(
                 job.get_subset(asset_selection=set(plan.asset_keys), asset_check_selection=set()),
                 instance=instance,
-                tags={**plan.tags, **in_process_tags(), "ingest/trigger": trigger, INVOCATION_TAG: token},
+                tags={
+                    **plan.tags,
+                    **in_process_tags(),
+                    "ingest/trigger": trigger,
+                    SOURCE_TAG: family.source,
+                    INVOCATION_TAG: token,
+                },
                 run_config=run_config,
             ) as result:
                 state = watcher.stop()
@@ -130,11 +145,14 @@ def execute_report(instance: dg.DagsterInstance) -> bool:
         return result.success
 
 
-def execute_purge(instance: dg.DagsterInstance, doc_ids: Sequence[str], log_level: str, trigger: str) -> bool:
-    """Purge `doc_ids` (rows, then partitions) in one run of `purge_job`."""
+def execute_purge(
+    instance: dg.DagsterInstance, doc_ids: Sequence[str], log_level: str, trigger: str, source: str = DEFAULT_SOURCE
+) -> bool:
+    """Purge `doc_ids` of `source` (rows, then partitions) in one run of `purge_job`."""
     if not doc_ids:
         return True
     from ingestion_assets.definitions import get_purge_job
+    from ingestion_assets.keys import SOURCE_TAG
     from ingestion_assets.purge import purge_run_config
     from ingestion_assets.run_health import in_process_tags
 
@@ -142,8 +160,8 @@ def execute_purge(instance: dg.DagsterInstance, doc_ids: Sequence[str], log_leve
     with dg.execute_job(
         dg.reconstructable(get_purge_job),
         instance=instance,
-        tags={**in_process_tags(), "ingest/trigger": trigger},
-        run_config={**purge_run_config(list(doc_ids)), "loggers": console_config(log_level)},
+        tags={**in_process_tags(), "ingest/trigger": trigger, SOURCE_TAG: source},
+        run_config={**purge_run_config(list(doc_ids), source), "loggers": console_config(log_level)},
     ) as result:
         outcome = "purged" if result.success else "failed to purge"
         print(

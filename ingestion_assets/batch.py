@@ -169,7 +169,17 @@ class BatchIngestion:
             )
             if not unchanged:
                 source_uri = self.source.uri_for(doc_id)
-                rows.append(doc.row(doc_id, source_uri, content_hash, fingerprint.size_bytes, mtime, datetime.now(UTC)))
+                rows.append(
+                    doc.row(
+                        doc_id,
+                        source_uri,
+                        content_hash,
+                        fingerprint.size_bytes,
+                        mtime,
+                        datetime.now(UTC),
+                        source=self.source.name,
+                    )
+                )
             result.metadata[doc_id] = {
                 "format": doc.format,
                 "pages": doc.page_count,
@@ -284,7 +294,15 @@ class _Chunking:
         doc = self.batch.parsed[doc_id]
         chunker = self.chunker
         try:
-            chunks = chunker.split(doc_id, doc.text, doc.page_offsets, title=doc.title or None)
+            source = self.batch.source
+            chunks = chunker.split(
+                doc_id,
+                doc.text,
+                doc.page_offsets,
+                title=doc.title or None,
+                name=source.parse_name(doc_id),
+                source=source.name,
+            )
         except Exception as exc:
             self.batch.fail(doc_id, CHUNKS, f"splitting failed: {exc}")
             return

@@ -23,10 +23,11 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from resources.tables import ChunkRow, text_hash
+from resources.tables import DEFAULT_SOURCE, ChunkRow, text_hash
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -145,21 +146,25 @@ class TokenChunker:
         text: str,
         page_offsets: list[int],
         title: str | None = None,
+        *,
+        name: str | None = None,
+        source: str = DEFAULT_SOURCE,
     ) -> list[ChunkRow]:
-        """Chunks of `text`, section by section.
+        """Chunks of `text`, section by section, of the document `doc_id` of `source`.
 
         Sections are always read from the text's Markdown `#` lines (every parser writes its
         headings that way; not in .txt files), so chunking stored text gives the same chunks as
         chunking a fresh parse. `title` defaults to the first top-level heading, else the file
-        name without its suffix.
+        `name` (default `doc_id`) without its suffix.
         """
         from ingestion_assets.parsing import markdown_sections
 
-        sections = markdown_sections(text, atx=PurePosixPath(doc_id).suffix.lower() != ".txt")
+        file_name = PurePosixPath(name or doc_id)
+        sections = markdown_sections(text, atx=file_name.suffix.lower() != ".txt")
         sections = sorted((int(s[0]), int(s[1]), str(s[2])) for s in sections)
         if title is None:
             top = min((s[1] for s in sections), default=0)
-            title = next((s[2] for s in sections if s[1] == top), "") or PurePosixPath(doc_id).stem
+            title = next((s[2] for s in sections if s[1] == top), "") or file_name.stem
         chunks: list[ChunkRow] = []
         self._content_tokens.clear()
         for start, end, path in self._segments(text, sections, title):
@@ -181,7 +186,7 @@ class TokenChunker:
                 )
                 position = table_end
             self._split_text(doc_id, text, position, end, path, context, budget, page_offsets, chunks)
-        return chunks
+        return chunks if source == DEFAULT_SOURCE else [replace(chunk, source=source) for chunk in chunks]
 
     def _split_text(
         self,

@@ -18,7 +18,7 @@ re-exported here because instances configured before it moved (`dagster.yaml` na
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from dagster._core.definitions.data_version import (
@@ -33,6 +33,9 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from ingestion_assets.sqlite_event_log import SqliteEventLogStorageReusingEngines
+
+if TYPE_CHECKING:
+    from ingestion_assets.keys import Family
 
 __all__ = [
     "AssetJob",
@@ -79,7 +82,9 @@ def lineage_tags(
     return tags
 
 
-def phase_status_sets(instance: dg.DagsterInstance) -> tuple[list[str], dict[dg.AssetKey, dict[Any, set[str]]]]:
+def phase_status_sets(
+    instance: dg.DagsterInstance, family: Family | None = None
+) -> tuple[list[str], dict[dg.AssetKey, dict[Any, set[str]]]]:
     """Every registered document, and per phase the documents materialised, failed and in progress, as
     `records.phase_statuses` reads them (a document in progress is not also failed or materialised, a
     failed one not also materialised), but with the partition keys loaded once per scrape instead of once
@@ -87,8 +92,11 @@ def phase_status_sets(instance: dg.DagsterInstance) -> tuple[list[str], dict[dg.
     most of a metrics scrape's time on a large instance. It uses the partition loader the webserver uses
     and the status cache `instance.get_status_by_partition` reads; where they are missing (another
     Dagster), the public calls."""
-    from ingestion_assets.keys import PHASE_KEYS, documents_partitions
+    from ingestion_assets.keys import DEFAULT
     from ingestion_assets.records import Status, phase_statuses, registered_partitions
+
+    family = family or DEFAULT
+    partitions = family.partitions
 
     order = (Status.IN_PROGRESS, Status.FAILED, Status.MATERIALIZED)
     try:
@@ -99,18 +107,18 @@ def phase_status_sets(instance: dg.DagsterInstance) -> tuple[list[str], dict[dg.
         )
 
         loader = CachingDynamicPartitionsLoader(instance)
-        keys = list(loader.get_dynamic_partitions(documents_partitions.name))
+        keys = list(loader.get_dynamic_partitions(partitions.name))
         registered = set(keys)
         sets: dict[dg.AssetKey, dict[Any, set[str]]] = {}
-        for key in PHASE_KEYS:
-            value = get_and_update_asset_status_cache_value(instance, key, documents_partitions, loader)
+        for key in family.phase_keys:
+            value = get_and_update_asset_status_cache_value(instance, key, partitions, loader)
             sets[key] = {status: set() for status in order}
             if not isinstance(value, AssetStatusCacheValue):
                 continue  # never materialised: every document is missing
             subsets = {
-                Status.IN_PROGRESS: value.deserialize_in_progress_partition_subsets(documents_partitions),
-                Status.FAILED: value.deserialize_failed_partition_subsets(documents_partitions),
-                Status.MATERIALIZED: value.deserialize_materialized_partition_subsets(documents_partitions),
+                Status.IN_PROGRESS: value.deserialize_in_progress_partition_subsets(partitions),
+                Status.FAILED: value.deserialize_failed_partition_subsets(partitions),
+                Status.MATERIALIZED: value.deserialize_materialized_partition_subsets(partitions),
             }
             seen: set[str] = set()
             for status in order:
@@ -119,8 +127,9 @@ def phase_status_sets(instance: dg.DagsterInstance) -> tuple[list[str], dict[dg.
                 seen |= docs
         return keys, sets
     except (ImportError, AttributeError, TypeError):  # another Dagster: the public calls
-        keys = registered_partitions(instance)
-        by_doc = phase_statuses(instance, keys)
+        keys = registered_partitions(instance, family)
+        by_doc = phase_statuses(instance, keys, family=family)
         return keys, {
-            key: {status: {d for d, s in by_doc[key].items() if s == status} for status in order} for key in PHASE_KEYS
+            key: {status: {d for d, s in by_doc[key].items() if s == status} for status in order}
+            for key in family.phase_keys
         }

@@ -11,29 +11,33 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import dagster as dg
 
-from ingestion_assets.keys import GROUP, SOURCE_DELETIONS_KEY, documents_partitions
+from ingestion_assets.keys import DEFAULT, Family
 from resources.document_source import DocumentSource
-from resources.lancedb_store import Fingerprint, LanceDBStore
+from resources.lancedb_store import CHUNKS, EMBEDDINGS, Fingerprint, LanceDBStore
 from resources.sources.base import Scan
 
 RECORDS_READ = 200
 """Latest `source_deletions` observations read to find a location's state and confirmations."""
 
-source_deletions = dg.AssetSpec(
-    SOURCE_DELETIONS_KEY,
-    description=(
-        "Deletions held by the mass-deletion guard (a listing that suddenly lacks most of the known documents: an "
-        "unmounted share, a wrong prefix, an emptied bucket) and their confirmations by `ingestctl "
-        "confirm-deletions`. While a deletion is held, nothing of it is purged; new and changed files are "
-        "still ingested."
-    ),
-    group_name=GROUP,
-    kinds={"source"},
-)
+
+def source_deletions_spec(family: Family) -> dg.AssetSpec:
+    """The external asset of a source's held deletions and their confirmations."""
+    return dg.AssetSpec(
+        family.source_deletions_key,
+        description=(
+            f"Deletions from the source `{family.source}` held by the mass-deletion guard (a listing that suddenly "
+            "lacks most of the known documents: an unmounted share, a wrong prefix, an emptied bucket; or a "
+            "listing known to be incomplete, such as a site answering errors) and their confirmations by "
+            "`ingestctl confirm-deletions`. While a deletion is held, nothing of it is purged; new and changed "
+            "files are still ingested."
+        ),
+        group_name=family.group,
+        kinds={"source"},
+    )
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,9 @@ class Deletions:
     held: bool = False
     kept: bool = False
     """The source keeps deleted documents (`keep_deleted`)."""
+    incomplete: str = ""
+    """Why the listing may lack documents that still exist (then any deletion is held)."""
+    family: Family = DEFAULT
 
     @property
     def digest(self) -> str:
@@ -89,9 +96,10 @@ class Deletions:
         """The one line every entry point shows about a hold."""
         where = self.location + (f" (below {self.under})" if self.under else "")
         examples = ", ".join(self.vanished[:3]) + (", ..." if len(self.vanished) > 3 else "")
+        why = f" and the listing is incomplete ({self.incomplete})" if self.incomplete else ""
         return (
             f"deletions held for {where}: {len(self.vanished)} of {self.known} known document(s) are no longer "
-            f"listed ({examples}); nothing of them is purged. If they were deleted on purpose, run "
+            f"listed ({examples}){why}; nothing of them is purged. If they were deleted on purpose, run "
             "`ingestctl confirm-deletions`; if the source is unmounted or misconfigured, fix it."
         )
 
@@ -118,19 +126,32 @@ def plan_deletions(
     incoming_sizes = {f.size_bytes for f in scan.files if f.key not in stored}
     deferred = [d for d in vanished if d in stored and stored[d].size_bytes in incoming_sizes]
     kept = source.keep_deleted if keep_deleted is None else keep_deleted
-    plan = Deletions(source.location, scan.under, len(known), vanished, deferred, kept=kept)
+    family = Family(source.name)
+    plan = Deletions(source.location, scan.under, len(known), vanished, deferred, kept=kept, family=family)
     if kept:
         return plan
-    if DeletionGuard.of(source).holds(len(known), len(vanished), len(scan.files)):
-        records = DeletionRecords.read(instance, plan.location, plan.under)
+    guarded = DeletionGuard.of(source).holds(len(known), len(vanished), len(scan.files))
+    if guarded or (scan.incomplete and vanished):
+        records = DeletionRecords.read(instance, plan.location, plan.under, family)
         if plan.digest not in records.confirmed:
-            plan = Deletions(plan.location, plan.under, plan.known, vanished, deferred, held=True)
+            plan = replace(plan, held=True, incomplete=scan.incomplete)
             if records.held != plan.digest:
                 instance.report_runless_asset_event(_observation(plan, "held"))
             return plan
-    if DeletionRecords.read(instance, plan.location, plan.under).held:
+    if DeletionRecords.read(instance, plan.location, plan.under, family).held:
         instance.report_runless_asset_event(_observation(plan, "released"))
     return plan
+
+
+def plan_source_deletions(
+    instance: dg.DagsterInstance, source: DocumentSource, store: LanceDBStore, scan: Scan
+) -> Deletions:
+    """`plan_deletions` for a listing of `source`: the documents known are those of this source with rows in any
+    table or a partition, below the listing's prefix."""
+    stored = store.fingerprints(source.name)
+    in_tables = store.stored_documents((CHUNKS, EMBEDDINGS), source.name) | set(stored)
+    registered = instance.get_dynamic_partitions(Family(source.name).partitions.name)
+    return plan_deletions(instance, source, scan, stored, known_documents(in_tables, registered, scan.under))
 
 
 def confirm_deletions(instance: dg.DagsterInstance, plan: Deletions) -> None:
@@ -148,8 +169,10 @@ class DeletionRecords:
     confirmed: frozenset[str] = frozenset()
 
     @classmethod
-    def read(cls, instance: dg.DagsterInstance, location: str, under: str = "") -> DeletionRecords:
-        records = instance.fetch_observations(SOURCE_DELETIONS_KEY, limit=RECORDS_READ).records
+    def read(
+        cls, instance: dg.DagsterInstance, location: str, under: str = "", family: Family = DEFAULT
+    ) -> DeletionRecords:
+        records = instance.fetch_observations(family.source_deletions_key, limit=RECORDS_READ).records
         held: str | None = None
         held_line: str | None = None
         state_seen = False
@@ -170,11 +193,18 @@ class DeletionRecords:
         return cls(held, held_line, frozenset(confirmed))
 
 
-def current_holds(instance: dg.DagsterInstance) -> list[str]:
-    """The line of every deletion held now (of any location or scope), as its hold recorded it."""
+def current_holds(instance: dg.DagsterInstance, families: Iterable[Family] = (DEFAULT,)) -> list[str]:
+    """The line of every deletion held now (of any of these sources, location or scope), as its hold recorded it."""
+    lines: list[str] = []
+    for family in families:
+        lines.extend(_holds(instance, family))
+    return lines
+
+
+def _holds(instance: dg.DagsterInstance, family: Family) -> list[str]:
     seen: set[tuple[str, str]] = set()
     lines: list[str] = []
-    for record in instance.fetch_observations(SOURCE_DELETIONS_KEY, limit=RECORDS_READ).records:
+    for record in instance.fetch_observations(family.source_deletions_key, limit=RECORDS_READ).records:
         observation = record.asset_observation
         if observation is None:
             continue
@@ -190,7 +220,7 @@ def current_holds(instance: dg.DagsterInstance) -> list[str]:
 
 def _observation(plan: Deletions, state: str) -> dg.AssetObservation:
     return dg.AssetObservation(
-        asset_key=SOURCE_DELETIONS_KEY,
+        asset_key=plan.family.source_deletions_key,
         description=plan.line() if state == "held" else None,
         metadata={
             "state": state,
@@ -204,10 +234,13 @@ def _observation(plan: Deletions, state: str) -> dg.AssetObservation:
     )
 
 
-def purge(instance: dg.DagsterInstance, store: LanceDBStore, doc_ids: Collection[str]) -> dict[str, int]:
-    """Delete every row of `doc_ids` (one commit per table, embeddings first), then their partitions."""
+def purge(
+    instance: dg.DagsterInstance, store: LanceDBStore, doc_ids: Collection[str], family: Family = DEFAULT
+) -> dict[str, int]:
+    """Delete every row of a source's `doc_ids` (one commit per table, embeddings first), then their partitions."""
     deleted = store.delete_documents(doc_ids)
-    registered = set(instance.get_dynamic_partitions(documents_partitions.name))
+    name = family.partitions.name
+    registered = set(instance.get_dynamic_partitions(name))
     for doc_id in sorted(set(doc_ids) & registered):
-        instance.delete_dynamic_partition(documents_partitions.name, doc_id)
+        instance.delete_dynamic_partition(name, doc_id)
     return deleted

@@ -5,12 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ingestion_assets.keys import CHUNKS_KEY, DOCUMENTS_KEY, EMBEDDINGS_KEY
 from resources.tables import CHUNKS, DOCUMENTS, EMBEDDINGS
 
 if TYPE_CHECKING:
-    import dagster as dg
-
     from resources.chunker_config import ChunkerConfig
     from resources.embedding_model import EmbeddingModel
     from resources.lancedb_store import StoredVersions
@@ -33,8 +30,9 @@ class PhaseVersions:
         return cls(PARSER_VERSION, configured_chunker_version(chunker, embedder), embedder.model_id)
 
     @property
-    def code_versions(self) -> dict[dg.AssetKey, str]:
-        return {DOCUMENTS_KEY: self.parser, CHUNKS_KEY: self.chunker, EMBEDDINGS_KEY: f"embed-1:{self.model}"}
+    def code_versions(self) -> dict[str, str]:
+        """The code version of each phase, by the table it writes."""
+        return {DOCUMENTS: self.parser, CHUNKS: self.chunker, EMBEDDINGS: f"embed-1:{self.model}"}
 
     def stale_tables(self, stored: StoredVersions, doc_id: str) -> set[str]:
         """The tables whose stored rows of `doc_id` were produced by another parser, chunker or model."""

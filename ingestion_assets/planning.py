@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from ingestion_assets.dagster_compat import range_tags
-from ingestion_assets.keys import PHASE_KEYS
+from ingestion_assets.keys import DEFAULT, Family
 from ingestion_assets.phase_versions import PhaseVersions
 from ingestion_assets.records import PhaseStatuses, Status, phase_statuses, registered_partitions
 from resources.document_source import DocumentSource
@@ -117,18 +117,20 @@ def phases_needed(
     statuses: PhaseStatuses,
     stored: StoredVersions,
     versions: PhaseVersions,
+    family: Family = DEFAULT,
 ) -> dict[str, tuple[dg.AssetKey, ...]]:
     """The phases each document needs: from the first one that is missing, failed or stale; every
     phase for a `changed` file. Documents with a run in progress are left alone."""
-    documents_key, chunks_key, embeddings_key = PHASE_KEYS
+    phase_keys = family.phase_keys
+    documents_key, chunks_key, embeddings_key = phase_keys
     needed: dict[str, tuple[dg.AssetKey, ...]] = {}
     for file in files:
-        status = {k: statuses[k].get(file.key) for k in PHASE_KEYS}
+        status = {k: statuses[k].get(file.key) for k in phase_keys}
         if Status.IN_PROGRESS in status.values():
             continue
         stale = versions.stale_tables(stored, file.key)
         if status[documents_key] != Status.MATERIALIZED or DOCUMENTS in stale or file.key in changed:
-            needed[file.key] = PHASE_KEYS
+            needed[file.key] = phase_keys
         elif status[chunks_key] != Status.MATERIALIZED or CHUNKS in stale:
             needed[file.key] = (chunks_key, embeddings_key)
         elif status[embeddings_key] != Status.MATERIALIZED or EMBEDDINGS in stale:
@@ -167,17 +169,18 @@ def plan_work(
     source: DocumentSource,
     stored: StoredVersions | None = None,
 ) -> WorkPlan:
-    """Scan result -> phases needed per registered document -> ranged runs.
+    """Scan result -> phases needed per registered document -> ranged runs, for the source `source`.
 
     `only` restricts the plan to some documents (e.g. those with a failed phase); `stored` is what
-    LanceDB holds, when the caller has read it already.
+    LanceDB holds of the source, when the caller has read it already.
     """
-    order = registered_partitions(instance)
+    family = Family(source.name)
+    order = registered_partitions(instance, family)
     registered = set(order)
     files = [f for f in files if f.key in registered and (only is None or f.key in only)]
-    stored = stored if stored is not None else store.stored_versions()
+    stored = stored if stored is not None else store.stored_versions(source.name)
     listing = classify_listing(files, registered, stored.fingerprints, source)
     changed = {f.key for f in listing.changed}
-    statuses = phase_statuses(instance, [f.key for f in files])
-    needed = phases_needed(files, changed, statuses, stored, versions)
+    statuses = phase_statuses(instance, [f.key for f in files], family=family)
+    needed = phases_needed(files, changed, statuses, stored, versions, family)
     return WorkPlan(needed, plan_runs(order, needed, max_docs_per_run))

@@ -3,29 +3,38 @@
 import dagster as dg
 
 from ingestion_assets.deletions import purge
+from ingestion_assets.keys import Family
 from resources.lancedb_store import LanceDBStore
+from resources.tables import DEFAULT_SOURCE
 
 
 class PurgeConfig(dg.Config):
     doc_ids: list[str]
+    source: str = DEFAULT_SOURCE
 
 
-def purge_run_config(doc_ids: list[str]) -> dict:
-    """The run config of a `purge_job` run purging `doc_ids`."""
-    return {"ops": {"purge_documents": {"config": {"doc_ids": doc_ids}}}}
+def purge_run_config(doc_ids: list[str], source: str = DEFAULT_SOURCE) -> dict:
+    """The run config of a `purge_job` run purging `doc_ids` of `source`."""
+    return {"ops": {"purge_documents": {"config": {"doc_ids": doc_ids, "source": source}}}}
 
 
 @dg.op(
     description=(
-        "Delete every row of the given documents from `embeddings`, `chunks` and `documents` (one commit per "
-        "table, in that order), then their partitions."
+        "Delete every row of the given documents of one source from `embeddings`, `chunks` and `documents` "
+        "(one commit per table, in that order), then their partitions."
     )
 )
 def purge_documents(context: dg.OpExecutionContext, config: PurgeConfig, lancedb: LanceDBStore) -> None:
-    deleted = purge(context.instance, lancedb, config.doc_ids)
-    context.log.info(f"purged {len(config.doc_ids)} document(s): rows deleted per table {deleted}")
+    deleted = purge(context.instance, lancedb, config.doc_ids, Family(config.source))
+    context.log.info(
+        f"purged {len(config.doc_ids)} document(s) of source {config.source}: rows deleted per table {deleted}"
+    )
     context.add_output_metadata(
-        {"documents": len(config.doc_ids), **{f"{t}_rows_deleted": n for t, n in deleted.items()}}
+        {
+            "source": config.source,
+            "documents": len(config.doc_ids),
+            **{f"{t}_rows_deleted": n for t, n in deleted.items()},
+        }
     )
 
 

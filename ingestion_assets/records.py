@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import dagster as dg
 
-from ingestion_assets.keys import DOCUMENTS_KEY, PHASE_KEYS, documents_partitions
+from ingestion_assets.keys import DEFAULT, Family
 
 PARTITION_ADD_CHUNK = 2000
 """SQLite refuses statements with too many variables (dagster#16260): add keys in chunks."""
@@ -23,32 +23,36 @@ class FileStamp(NamedTuple):
     mtime_ns: int
 
 
-def registered_partitions(instance: dg.DagsterInstance) -> list[str]:
-    """Every document partition, in insertion order (the order ranges follow)."""
-    return list(instance.get_dynamic_partitions(documents_partitions.name))
+def registered_partitions(instance: dg.DagsterInstance, family: Family = DEFAULT) -> list[str]:
+    """Every document partition of a source, in insertion order (the order ranges follow)."""
+    return list(instance.get_dynamic_partitions(family.partitions.name))
 
 
-def register_partitions(instance: dg.DagsterInstance, keys: Iterable[str]) -> list[str]:
+def register_partitions(instance: dg.DagsterInstance, keys: Iterable[str], family: Family = DEFAULT) -> list[str]:
     """Add partitions for keys Dagster does not know yet; returns the added keys."""
-    existing = set(registered_partitions(instance))
+    existing = set(registered_partitions(instance, family))
     new = [k for k in dict.fromkeys(keys) if k not in existing]
     for i in range(0, len(new), PARTITION_ADD_CHUNK):
-        instance.add_dynamic_partitions(documents_partitions.name, new[i : i + PARTITION_ADD_CHUNK])
+        instance.add_dynamic_partitions(family.partitions.name, new[i : i + PARTITION_ADD_CHUNK])
     return new
 
 
 def phase_statuses(
-    instance: dg.DagsterInstance, keys: Sequence[str], asset_keys: Sequence[dg.AssetKey] = PHASE_KEYS
+    instance: dg.DagsterInstance,
+    keys: Sequence[str],
+    asset_keys: Sequence[dg.AssetKey] | None = None,
+    family: Family = DEFAULT,
 ) -> PhaseStatuses:
-    """Dagster's status of every phase of every document: one query per phase, not one per document."""
+    """Dagster's status of the phases (all, or `asset_keys`) of a source's documents: one query per phase."""
     return {
-        key: dict(instance.get_status_by_partition(key, list(keys), documents_partitions) or {}) for key in asset_keys
+        key: dict(instance.get_status_by_partition(key, list(keys), family.partitions) or {})
+        for key in (asset_keys or family.phase_keys)
     }
 
 
-def failed_documents(instance: dg.DagsterInstance, keys: Sequence[str]) -> set[str]:
+def failed_documents(instance: dg.DagsterInstance, keys: Sequence[str], family: Family = DEFAULT) -> set[str]:
     """Documents with at least one failed phase."""
-    statuses = phase_statuses(instance, keys)
+    statuses = phase_statuses(instance, keys, family=family)
     return {doc for by_doc in statuses.values() for doc, status in by_doc.items() if status == Status.FAILED}
 
 
@@ -70,7 +74,9 @@ def latest_observations(
     return latest
 
 
-def failure_stamps(instance: dg.DagsterInstance, doc_ids: Sequence[str]) -> dict[str, FileStamp]:
+def failure_stamps(
+    instance: dg.DagsterInstance, doc_ids: Sequence[str], family: Family = DEFAULT
+) -> dict[str, FileStamp]:
     """Size and mtime of each file when its `documents` phase last failed.
 
     The inbox sensor does not retry a failed document until its file changes; the nightly
@@ -78,7 +84,7 @@ def failure_stamps(instance: dg.DagsterInstance, doc_ids: Sequence[str]) -> dict
     """
     return {
         doc_id: FileStamp(metadata.get("size_bytes", -1), metadata.get("mtime_ns", -1))
-        for doc_id, metadata in latest_observations(instance, DOCUMENTS_KEY, doc_ids).items()
+        for doc_id, metadata in latest_observations(instance, family.documents_key, doc_ids).items()
     }
 
 
@@ -92,10 +98,12 @@ def latest_errors(instance: dg.DagsterInstance, failed: dict[dg.AssetKey, list[s
     return errors
 
 
-def latest_materialization_times(instance: dg.DagsterInstance, doc_ids: Sequence[str]) -> dict[str, float]:
+def latest_materialization_times(
+    instance: dg.DagsterInstance, doc_ids: Sequence[str], family: Family = DEFAULT
+) -> dict[str, float]:
     """Timestamp of the latest materialisation of any phase of each document."""
     latest: dict[str, float] = {}
-    for key in PHASE_KEYS:
+    for key in family.phase_keys:
         records = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=key, asset_partitions=list(doc_ids)), limit=4 * len(doc_ids) + 10
         ).records

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,13 +12,13 @@ import dagster as dg
 from ingestion_assets import verification
 from ingestion_assets.dagster_compat import RANGE_END, RANGE_START
 from ingestion_assets.deletions import current_holds
-from ingestion_assets.keys import PHASE_KEYS, REPORT_KEY
+from ingestion_assets.keys import DEFAULT, REPORT_KEY, SOURCE_TAG, Family
 from ingestion_assets.records import phase_statuses, registered_partitions
 from ingestion_assets.source_listing import SourceListing
 from ingestion_assets.status import STATE_NAMES
 from resources.document_source import DocumentSource
 from resources.embedding_model import EmbeddingModel
-from resources.lancedb_store import LanceDBStore
+from resources.lancedb_store import TABLES, LanceDBStore
 from resources.settings import IngestSettings
 
 
@@ -52,13 +53,16 @@ def load_sample_queries(path: str | Path, default_min: float) -> list[dict[str, 
     ]
 
 
-def recent_runs(instance: dg.DagsterInstance, limit: int = 10) -> list[dict[str, Any]]:
-    """The last ingestion runs, whether launched by the sensor, a schedule, ingestctl or the UI."""
-    phases = set(PHASE_KEYS)
+def recent_runs(
+    instance: dg.DagsterInstance, families: Sequence[Family] = (DEFAULT,), limit: int = 10
+) -> list[dict[str, Any]]:
+    """The last ingestion runs, whether launched by a sensor, a schedule, ingestctl or the UI."""
+    phases = {key for family in families for key in family.phase_keys}
+    jobs = {family.ingest_job for family in families} | {family.ingest_job_celery for family in families}
     records = [
         r
         for r in instance.get_run_records(limit=limit * 5)
-        if r.dagster_run.job_name == "ingest_job" or phases & set(r.dagster_run.asset_selection or ())
+        if r.dagster_run.job_name in jobs or phases & set(r.dagster_run.asset_selection or ())
     ][:limit]
     runs = []
     for record in records:
@@ -67,6 +71,7 @@ def recent_runs(instance: dg.DagsterInstance, limit: int = 10) -> list[dict[str,
         runs.append(
             {
                 "run_id": record.dagster_run.run_id[:8],
+                "source": tags.get(SOURCE_TAG, DEFAULT.source),
                 "status": record.dagster_run.status.value,
                 "first": tags.get(RANGE_START, tags.get("dagster/partition", "")),
                 "last": tags.get(RANGE_END, ""),
@@ -77,26 +82,64 @@ def recent_runs(instance: dg.DagsterInstance, limit: int = 10) -> list[dict[str,
     return runs
 
 
+def source_summary(instance: dg.DagsterInstance, source: DocumentSource) -> dict[str, Any]:
+    """A source's documents per phase and state, and what its last listing skipped."""
+    family = Family(source.name)
+    keys = registered_partitions(instance, family)
+    states: dict[str, dict[str, int]] = {}
+    for table, status in zip(TABLES, phase_statuses(instance, keys, family=family).values(), strict=True):
+        counts = {name: 0 for name in STATE_NAMES.values()}
+        for doc in keys:
+            counts[STATE_NAMES[status.get(doc)]] += 1
+        states[table] = counts
+    listing = SourceListing.latest(instance, family)
+    return {
+        "location": source.root_dir,
+        "documents": len(keys),
+        "states": states,
+        "skipped_files": (
+            {"total": listing.skipped_total, "by_reason": listing.skipped, "summary": listing.summary()}
+            if listing is not None
+            else None
+        ),
+    }
+
+
 def build_report(
     instance: dg.DagsterInstance,
     store: LanceDBStore,
-    source: DocumentSource,
+    sources: Sequence[DocumentSource],
     model: EmbeddingModel,
     settings: ReportSettings,
     checks: list[verification.CheckOutcome] | None = None,
 ) -> dict[str, Any]:
-    """The report; `checks` are the table-wide checks when the caller ran them already (the asset, which
-    also records them as its check results)."""
+    """The report of every source; `checks` are the table-wide checks when the caller ran them already (the
+    asset, which also records them as its check results)."""
     from ingestion_assets.search import SearchUnavailable, search
 
-    keys = registered_partitions(instance)
-    states: dict[str, dict[str, int]] = {}
-    for key, status in phase_statuses(instance, keys).items():
-        counts = {name: 0 for name in STATE_NAMES.values()}
-        for doc in keys:
-            counts[STATE_NAMES[status.get(doc)]] += 1
-        states[key.to_user_string()] = counts
-    checks = checks if checks is not None else run_checks(instance, store, source, model, settings.max_drift_pct)
+    families = [Family(source.name) for source in sources]
+    by_source = {source.name: source_summary(instance, source) for source in sources}
+    states = {table: {name: 0 for name in STATE_NAMES.values()} for table in TABLES}
+    for summary in by_source.values():
+        for table, counts in summary["states"].items():
+            for name, count in counts.items():
+                states[table][name] += count
+    listed = [summary["skipped_files"] for summary in by_source.values() if summary["skipped_files"] is not None]
+    skipped = (
+        {
+            "total": sum(entry["total"] for entry in listed),
+            "by_reason": _summed(entry["by_reason"] for entry in listed),
+            "summary": "; ".join(
+                (entry["summary"] if len(by_source) == 1 else f"{name}: {entry['summary']}")
+                for name, entry in ((n, s["skipped_files"]) for n, s in by_source.items())
+                if entry is not None and (entry["total"] or len(by_source) == 1)
+            )
+            or "no file skipped",
+        }
+        if listed
+        else None
+    )
+    checks = checks if checks is not None else run_checks(instance, store, sources, model, settings.max_drift_pct)
     queries = []
     for entry in load_sample_queries(settings.sample_queries, settings.sample_min_score):
         try:
@@ -114,26 +157,21 @@ def build_report(
             }
         )
     ready = all(c.passed for c in checks) and all(q["hits"] > 0 for q in queries)
-    listing = SourceListing.latest(instance)
-
     return {
         "ready_for_queries": ready,
-        "documents": len(keys),
+        "documents": sum(summary["documents"] for summary in by_source.values()),
         "states": states,
+        "sources": by_source,
         "tables": store.table_stats(),
         "checks": [
             {"name": c.name, "passed": c.passed, "summary": c.summary, "offending": c.offending[:20], **c.metadata}
             for c in checks
         ],
         "drift_pct": next(c.metadata["drift_pct"] for c in checks if c.name == "parity"),
-        "skipped_files": (
-            {"total": listing.skipped_total, "by_reason": listing.skipped, "summary": listing.summary()}
-            if listing is not None
-            else None
-        ),
-        "held_deletions": current_holds(instance),
+        "skipped_files": skipped,
+        "held_deletions": current_holds(instance, families),
         "sample_queries": queries,
-        "recent_runs": recent_runs(instance),
+        "recent_runs": recent_runs(instance, families),
         "model": model.model_id,
         "embedding_backend": _backend(model),
     }
@@ -142,24 +180,33 @@ def build_report(
 def run_checks(
     instance: dg.DagsterInstance,
     store: LanceDBStore,
-    source: DocumentSource,
+    sources: Sequence[DocumentSource],
     model: EmbeddingModel,
     max_drift_pct: float,
 ) -> list[verification.CheckOutcome]:
-    """The four table-wide checks, in the order the report lists them."""
+    """The four table-wide checks over every source, in the order the report lists them."""
+    families = [Family(source.name) for source in sources]
     return [
-        verification.parity(instance, store, model.model_id, max_drift_pct),
-        verification.orphans(instance, store, source),
-        verification.reconcile(instance, store),
+        verification.parity(instance, store, model.model_id, max_drift_pct, families),
+        verification.orphans(instance, store, sources),
+        verification.reconcile(instance, store, families),
         verification.vectors(store, model.dimensions),
     ]
 
 
-def last_change(instance: dg.DagsterInstance) -> float | None:
+def _summed(mappings: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for mapping in mappings:
+        for key, value in mapping.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def last_change(instance: dg.DagsterInstance, families: Sequence[Family] = (DEFAULT,)) -> float | None:
     """When ingestion last changed what the report describes: the latest materialisation or failure of a
-    phase, or the end of the latest purge (a timestamp), or None before any."""
+    phase of any source, or the end of the latest purge (a timestamp), or None before any."""
     times = []
-    for key in PHASE_KEYS:
+    for key in (key for family in families for key in family.phase_keys):
         materialization = instance.fetch_materializations(key, limit=1).records
         observation = instance.fetch_observations(key, limit=1).records
         times += [r.timestamp for r in (*materialization, *observation)]
@@ -186,9 +233,9 @@ class MaterializedReport:
         value = metadata.get("report_json")
         return cls(records[0].timestamp, value.value if value is not None else None)
 
-    def is_current(self, instance: dg.DagsterInstance) -> bool:
+    def is_current(self, instance: dg.DagsterInstance, families: Sequence[Family] = (DEFAULT,)) -> bool:
         """Nothing was ingested or purged since it was made."""
-        changed = last_change(instance)
+        changed = last_change(instance, families)
         return changed is None or changed <= self.timestamp
 
 
@@ -211,6 +258,15 @@ def report_markdown(report: dict[str, Any]) -> str:
     lines += ["| phase | materialized | failed | in progress | missing |", "|---|---|---|---|---|"]
     for phase, c in report["states"].items():
         lines.append(f"| {phase} | {c['materialized']} | {c['failed']} | {c['in progress']} | {c['missing']} |")
+    if len(report.get("sources", {})) > 1:
+        lines += ["", "#### Sources", ""]
+        lines += ["| source | location | documents | embedded | failed |", "|---|---|---|---|---|"]
+        for name, summary in report["sources"].items():
+            embedded = summary["states"]["embeddings"]
+            lines.append(
+                f"| {name} | {summary['location']} | {summary['documents']} | {embedded['materialized']} | "
+                f"{embedded['failed']} |"
+            )
     lines += ["", "#### LanceDB tables", ""]
     lines += ["| table | rows | version | fragments | indices |", "|---|---|---|---|---|"]
     for name, t in report["tables"].items():

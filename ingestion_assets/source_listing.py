@@ -1,6 +1,6 @@
 """What the last listing of the source found: its documents, and every other file with the reason it is skipped.
 
-The inbox sensor and `ingestctl ingest` record each listing as an observation of the external
+The sensors and `ingestctl ingest` record each listing as an observation of the source's external
 asset `source_files`, so `ingestctl status --skipped`, the report and the UI read it without
 listing a folder or a bucket again.
 """
@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import dagster as dg
 
-from ingestion_assets.keys import GROUP, SOURCE_FILES_KEY
+from ingestion_assets.keys import DEFAULT, Family
 from resources.sources.base import Scan
 from resources.sources.naming import SKIP_REASONS
 
@@ -24,17 +24,19 @@ T = TypeVar("T")
 MAX_NAMES = 200
 """Skipped files named per reason (the counts are always complete)."""
 
-source_files = dg.AssetSpec(
-    SOURCE_FILES_KEY,
-    description=(
-        "The files under the document source (INGEST_SOURCE_DIR): observed at every listing by the inbox "
-        "sensor and `ingestctl ingest`, with the number of documents and of files that are not documents, "
-        "per reason (unsupported type, hidden, partial upload, excluded by pattern, not a regular file), "
-        "naming them."
-    ),
-    group_name=GROUP,
-    kinds={"source"},
-)
+
+def source_files_spec(family: Family) -> dg.AssetSpec:
+    """The external asset of a source's listings."""
+    return dg.AssetSpec(
+        family.source_files_key,
+        description=(
+            f"The files under the document source `{family.source}`: observed at every listing by its sensor and "
+            "`ingestctl ingest`, with the number of documents and of files that are not documents, per reason "
+            "(unsupported type, hidden, partial upload, excluded by pattern, not a regular file), naming them."
+        ),
+        group_name=family.group,
+        kinds={"source"},
+    )
 
 
 @dataclass
@@ -48,16 +50,18 @@ class SourceListing:
     invalid_names: list[str] = field(default_factory=list)
     """Files whose name cannot be a partition key (they fail the run that lists them)."""
     observed_at: float | None = None
+    family: Family = DEFAULT
 
     @classmethod
-    def of(cls, location: str, scan: Scan) -> SourceListing:
+    def of(cls, location: str, scan: Scan, family: Family = DEFAULT) -> SourceListing:
         counts = Counter(reason for _, reason in scan.skipped)
         names: dict[str, list[str]] = {}
         for rel, reason in scan.skipped:
             listed = names.setdefault(reason, [])
             if len(listed) < MAX_NAMES:
                 listed.append(rel)
-        return cls(location, len(scan.files), _by_reason(counts), _by_reason(names), [rel for rel, _ in scan.rejected])
+        invalid = [rel for rel, _ in scan.rejected]
+        return cls(location, len(scan.files), _by_reason(counts), _by_reason(names), invalid, family=family)
 
     @property
     def skipped_total(self) -> int:
@@ -65,7 +69,7 @@ class SourceListing:
 
     def observation(self) -> dg.AssetObservation:
         return dg.AssetObservation(
-            asset_key=SOURCE_FILES_KEY,
+            asset_key=self.family.source_files_key,
             metadata={
                 "location": self.location,
                 "documents": self.documents,
@@ -78,7 +82,7 @@ class SourceListing:
 
     def is_news(self, instance: dg.DagsterInstance) -> bool:
         """Whether this listing differs from the last one recorded (an unchanged one is not recorded again)."""
-        latest = SourceListing.latest(instance)
+        latest = SourceListing.latest(instance, self.family)
         return latest is None or self.observation().metadata != latest.observation().metadata
 
     def record(self, instance: dg.DagsterInstance) -> None:
@@ -87,8 +91,8 @@ class SourceListing:
             instance.report_runless_asset_event(self.observation())
 
     @classmethod
-    def latest(cls, instance: dg.DagsterInstance) -> SourceListing | None:
-        records = instance.fetch_observations(SOURCE_FILES_KEY, limit=1).records
+    def latest(cls, instance: dg.DagsterInstance, family: Family = DEFAULT) -> SourceListing | None:
+        records = instance.fetch_observations(family.source_files_key, limit=1).records
         if not records or records[0].asset_observation is None:
             return None
         values = {name: value.value for name, value in records[0].asset_observation.metadata.items()}
@@ -99,6 +103,7 @@ class SourceListing:
             _by_reason({reason: list(names) for reason, names in values["skipped_files"].items()}),
             list(values["invalid_names"]),
             records[0].timestamp,
+            family,
         )
 
     def summary(self, examples: int = 3) -> str:

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from ingestion_assets.keys import PHASE_KEYS
+from ingestion_assets.keys import DEFAULT, Family
 from ingestion_assets.phase_versions import PhaseVersions
 from ingestion_assets.records import Status, latest_errors, latest_materialization_times, phase_statuses
-from resources.lancedb_store import LanceDBStore, StoredVersions
+from resources.lancedb_store import TABLES, LanceDBStore, StoredVersions
 
 STATE_NAMES = {
     Status.MATERIALIZED: "materialized",
@@ -20,7 +20,7 @@ STATE_NAMES = {
     Status.IN_PROGRESS: "in progress",
     None: "missing",
 }
-PHASES = tuple(k.to_user_string() for k in PHASE_KEYS)
+PHASES = TABLES
 DETAILED_LOOKUP_LIMIT = 500
 """Up to this many documents, the time of the last materialisation is read from Dagster's event log."""
 
@@ -60,20 +60,21 @@ def document_statuses(
     *,
     materialization_times: bool = True,
     stored: StoredVersions | None = None,
+    family: Family = DEFAULT,
 ) -> list[DocumentStatus]:
     """Status of each document; a materialised phase whose rows were made by another parser,
     tokenizer/chunk size or model than the current code version is reported as `stale`.
 
     `last_materialized` comes from Dagster's event log (up to DETAILED_LOOKUP_LIMIT documents, and
     only with `materialization_times`), otherwise from the `ingested_at` of the stored rows.
-    `stored` is what LanceDB holds, when the caller has read it already.
+    `stored` is what LanceDB holds of the source, when the caller has read it already.
     """
-    statuses = phase_statuses(instance, doc_ids)
-    failed = {key: [d for d, s in statuses[key].items() if s == Status.FAILED] for key in PHASE_KEYS}
+    statuses = phase_statuses(instance, doc_ids, family=family)
+    failed = {key: [d for d, s in statuses[key].items() if s == Status.FAILED] for key in family.phase_keys}
     errors = latest_errors(instance, failed)
-    stored = stored if stored is not None else store.stored_versions()
+    stored = stored if stored is not None else store.stored_versions(family.source)
     detailed = (
-        latest_materialization_times(instance, doc_ids)
+        latest_materialization_times(instance, doc_ids, family)
         if materialization_times and len(doc_ids) <= DETAILED_LOOKUP_LIMIT
         else {}
     )
@@ -81,7 +82,7 @@ def document_statuses(
     for doc_id in doc_ids:
         stale = versions.stale_tables(stored, doc_id)
         phases = {}
-        for name, key in zip(PHASES, PHASE_KEYS, strict=True):
+        for name, key in zip(PHASES, family.phase_keys, strict=True):
             state = STATE_NAMES[statuses[key].get(doc_id)]
             phases[name] = "stale" if state == "materialized" and name in stale else state
         count = stored.chunk_counts.get(doc_id, 0) if phases["chunks"] in ("materialized", "stale") else None

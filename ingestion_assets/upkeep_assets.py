@@ -1,42 +1,48 @@
 """`lancedb_maintenance` and `ingestion_report`: keep the store fast and say whether it is complete and queryable."""
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
 
-from ingestion_assets.keys import EMBEDDINGS_KEY, GROUP, MAINTENANCE_KEY, POOL, REPORT_KEY
+from ingestion_assets.keys import GROUP, MAINTENANCE_KEY, POOL, REPORT_KEY, Family
 from ingestion_assets.report import ReportSettings, build_report, report_markdown, run_checks
 from resources.document_source import DocumentSource
 from resources.embedding_model import EmbeddingModel
 from resources.lancedb_store import LanceDBStore
 
 
-@dg.asset(
-    key=MAINTENANCE_KEY,
-    group_name=GROUP,
-    deps=[EMBEDDINGS_KEY],
-    kinds={"lancedb"},
-    pool=POOL,
-    description=(
-        "LanceDB upkeep: scalar indexes on doc_id/chunk_id, a full-text index on the embeddings' text, a "
-        "vector index once embeddings exceed INGEST_VECTOR_INDEX_MIN_ROWS, then optimize() (compaction, "
-        "pruning of versions older than INGEST_KEEP_VERSIONS_HOURS, folding new rows into indexes)."
-    ),
-)
-def lancedb_maintenance(context: dg.AssetExecutionContext, lancedb: LanceDBStore) -> dg.MaterializeResult:
-    before = lancedb.table_stats()
-    created = lancedb.ensure_indexes()
-    after = lancedb.optimize()
-    metadata: dict[str, Any] = {"indexes_created": dg.MetadataValue.json(created)}
-    for name, stats in after.items():
-        was = before.get(name, {})
-        metadata[f"{name}_rows"] = stats["rows"]
-        metadata[f"{name}_version"] = stats["version"]
-        metadata[f"{name}_fragments"] = stats["fragments"]
-        metadata[f"{name}_fragments_before"] = was.get("fragments", 0)
-    context.log.info(f"indexes created: {created}; tables after optimize: {after}")
-    return dg.MaterializeResult(metadata=metadata)
+def build_lancedb_maintenance(families: Sequence[Family]) -> dg.AssetsDefinition:
+    """The upkeep of the tables every source writes."""
+
+    @dg.asset(
+        key=MAINTENANCE_KEY,
+        group_name=GROUP,
+        deps=[family.embeddings_key for family in families],
+        kinds={"lancedb"},
+        pool=POOL,
+        description=(
+            "LanceDB upkeep: scalar indexes on doc_id/chunk_id, a full-text index on the embeddings' text, a "
+            "vector index once embeddings exceed INGEST_VECTOR_INDEX_MIN_ROWS, then optimize() (compaction, "
+            "pruning of versions older than INGEST_KEEP_VERSIONS_HOURS, folding new rows into indexes)."
+        ),
+    )
+    def lancedb_maintenance(context: dg.AssetExecutionContext, lancedb: LanceDBStore) -> dg.MaterializeResult:
+        before = lancedb.table_stats()
+        created = lancedb.ensure_indexes()
+        after = lancedb.optimize()
+        metadata: dict[str, Any] = {"indexes_created": dg.MetadataValue.json(created)}
+        for name, stats in after.items():
+            was = before.get(name, {})
+            metadata[f"{name}_rows"] = stats["rows"]
+            metadata[f"{name}_version"] = stats["version"]
+            metadata[f"{name}_fragments"] = stats["fragments"]
+            metadata[f"{name}_fragments_before"] = was.get("fragments", 0)
+        context.log.info(f"indexes created: {created}; tables after optimize: {after}")
+        return dg.MaterializeResult(metadata=metadata)
+
+    return lancedb_maintenance
 
 
 def report_check_specs(max_drift_pct: float) -> list[dg.AssetCheckSpec]:
@@ -55,8 +61,8 @@ def report_check_specs(max_drift_pct: float) -> list[dg.AssetCheckSpec]:
     return [dg.AssetCheckSpec(name, asset=REPORT_KEY, description=text) for name, text in descriptions.items()]
 
 
-def build_ingestion_report(settings: ReportSettings) -> dg.AssetsDefinition:
-    """The report asset, with its sample queries, thresholds and checks."""
+def build_ingestion_report(settings: ReportSettings, families: Sequence[Family]) -> dg.AssetsDefinition:
+    """The report asset of every source, with its sample queries, thresholds and checks."""
 
     @dg.asset(
         key=REPORT_KEY,
@@ -64,6 +70,7 @@ def build_ingestion_report(settings: ReportSettings) -> dg.AssetsDefinition:
         deps=[MAINTENANCE_KEY],
         kinds={"lancedb", "sentence-transformers"},
         check_specs=report_check_specs(settings.max_drift_pct),
+        required_resource_keys={"lancedb", "embedder", *(family.resource_key for family in families)},
         description=(
             "Is the store complete and queryable? Totals per table and per state, drift, the table-wide checks "
             "(recorded as this asset's checks), held deletions, timings of recent runs and the hits of the sample "
@@ -73,11 +80,12 @@ def build_ingestion_report(settings: ReportSettings) -> dg.AssetsDefinition:
             "INGEST_REPORT_INTERVAL_S) and by the nightly maintenance."
         ),
     )
-    def ingestion_report(
-        context: dg.AssetExecutionContext, lancedb: LanceDBStore, source: DocumentSource, embedder: EmbeddingModel
-    ) -> dg.MaterializeResult:
-        checks = run_checks(context.instance, lancedb, source, embedder, settings.max_drift_pct)
-        report = build_report(context.instance, lancedb, source, embedder, settings, checks=checks)
+    def ingestion_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        lancedb: LanceDBStore = context.resources.lancedb
+        embedder: EmbeddingModel = context.resources.embedder
+        sources: list[DocumentSource] = [getattr(context.resources, family.resource_key) for family in families]
+        checks = run_checks(context.instance, lancedb, sources, embedder, settings.max_drift_pct)
+        report = build_report(context.instance, lancedb, sources, embedder, settings, checks=checks)
         return dg.MaterializeResult(
             metadata={
                 "ready_for_queries": report["ready_for_queries"],

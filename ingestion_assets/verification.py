@@ -7,16 +7,17 @@ Each returns a `CheckOutcome` naming the offending documents, used by the asset 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from ingestion_assets.keys import DOCUMENTS_KEY, EMBEDDINGS_KEY, PHASE_KEYS
+from ingestion_assets.keys import DEFAULT, Family
 from ingestion_assets.records import Status, phase_statuses, registered_partitions
 from resources.document_source import DocumentSource
-from resources.lancedb_store import TABLES, LanceDBStore
+from resources.lancedb_store import DOCUMENTS, TABLES, LanceDBStore
 
 MAX_LISTED = 50
 
@@ -42,12 +43,20 @@ class CheckOutcome:
         )
 
 
-def parity(instance: dg.DagsterInstance, store: LanceDBStore, model_id: str, max_drift_pct: float) -> CheckOutcome:
+def parity(
+    instance: dg.DagsterInstance,
+    store: LanceDBStore,
+    model_id: str,
+    max_drift_pct: float,
+    families: Sequence[Family] = (DEFAULT,),
+) -> CheckOutcome:
     """Every chunk of every document whose embeddings are materialised has exactly one vector
     from the current model."""
-    keys = registered_partitions(instance)
-    status = phase_statuses(instance, keys, [EMBEDDINGS_KEY])[EMBEDDINGS_KEY]
-    done = {k for k, s in status.items() if s == Status.MATERIALIZED}
+    done: set[str] = set()
+    for family in families:
+        keys = registered_partitions(instance, family)
+        status = phase_statuses(instance, keys, [family.embeddings_key], family)[family.embeddings_key]
+        done |= {k for k, s in status.items() if s == Status.MATERIALIZED}
     vectors = store.vector_keys()
     chunk_doc = {chunk_id: doc_id for chunk_id, doc_id in store.chunk_keys() if doc_id in done}
     current = Counter(chunk_id for chunk_id, doc_id, model in vectors if doc_id in done and model == model_id)
@@ -79,13 +88,16 @@ def parity(instance: dg.DagsterInstance, store: LanceDBStore, model_id: str, max
     )
 
 
-def orphans(instance: dg.DagsterInstance, store: LanceDBStore, source: DocumentSource) -> CheckOutcome:
-    """Rows whose document has no partition or no source file (or object) any more; one listing for a bucket."""
-    partitions = set(registered_partitions(instance))
+def orphans(instance: dg.DagsterInstance, store: LanceDBStore, sources: Sequence[DocumentSource]) -> CheckOutcome:
+    """Rows whose document has no partition or no source file (or object) any more, or whose source is no longer
+    configured; one listing per bucket."""
+    partitions = {key for source in sources for key in registered_partitions(instance, Family(source.name))}
     per_table = {name: store.document_ids(name) for name in TABLES}
     stored = set().union(*per_table.values())
     no_partition = {d for d in stored if d not in partitions}
-    no_file = source.missing(stored)
+    no_file: set[str] = set()
+    for source in sources:
+        no_file |= source.missing(store.stored_documents(source=source.name))
     offending = sorted(no_partition | no_file)
     return CheckOutcome(
         "orphans",
@@ -100,20 +112,23 @@ def orphans(instance: dg.DagsterInstance, store: LanceDBStore, source: DocumentS
     )
 
 
-def reconcile(instance: dg.DagsterInstance, store: LanceDBStore) -> CheckOutcome:
+def reconcile(
+    instance: dg.DagsterInstance, store: LanceDBStore, families: Sequence[Family] = (DEFAULT,)
+) -> CheckOutcome:
     """What Dagster records as materialised versus the rows actually in LanceDB, both ways."""
-    keys = registered_partitions(instance)
-    status = phase_statuses(instance, keys)
-    present = {key: store.document_ids(table) for key, table in zip(PHASE_KEYS, TABLES, strict=True)}
+    present = {table: store.document_ids(table) for table in TABLES}
     empty_docs = store.empty_documents()
-    missing: dict[str, list[str]] = {}
-    unrecorded: dict[str, list[str]] = {}
-    for key in PHASE_KEYS:
-        materialized = {k for k, s in status[key].items() if s == Status.MATERIALIZED}
-        never = {k for k in keys if status[key].get(k) is None}
-        expected_rows = materialized if key == DOCUMENTS_KEY else materialized - empty_docs
-        missing[key.to_user_string()] = sorted(expected_rows - present[key])
-        unrecorded[key.to_user_string()] = sorted(present[key] & never)
+    missing: dict[str, list[str]] = {table: [] for table in TABLES}
+    unrecorded: dict[str, list[str]] = {table: [] for table in TABLES}
+    for family in families:
+        keys = registered_partitions(instance, family)
+        status = phase_statuses(instance, keys, family=family)
+        for table, key in zip(TABLES, family.phase_keys, strict=True):
+            materialized = {k for k, s in status[key].items() if s == Status.MATERIALIZED}
+            never = {k for k in keys if status[key].get(k) is None}
+            expected_rows = materialized if table == DOCUMENTS else materialized - empty_docs
+            missing[table] += sorted(expected_rows - present[table])
+            unrecorded[table] += sorted(present[table] & never)
     offending = sorted({d for ids in [*missing.values(), *unrecorded.values()] for d in ids})
     metadata = {f"{phase}_materialized_without_rows": len(ids) for phase, ids in missing.items()}
     metadata |= {f"{phase}_rows_without_materialization": len(ids) for phase, ids in unrecorded.items()}

@@ -9,12 +9,14 @@ lists with `scan`, fingerprints with `content_hash`, reads with `read` and names
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from resources.sources.base import ContentHash, Scan, Source, SourceFile, SourceUnavailable
 from resources.sources.naming import NameRules
+from resources.tables import DEFAULT_SOURCE, doc_id_for, key_for
 
 _MOVED_TO_PARSER = "Deprecated: configure the `parser` resource; a value set here still overrides it."
 
@@ -27,7 +29,7 @@ def is_remote(location: str) -> bool:
     return is_object_store_url(value) and not value.lower().startswith("file://")
 
 
-def open_source(location: str, rules: NameRules, max_bytes: int) -> Source:
+def open_source(location: str, rules: NameRules, max_bytes: int, aws_env_prefix: str = "") -> Source:
     """The source behind a folder path, `file://` or `s3://` URL; SourceUnavailable naming an unusable URL."""
     if not is_remote(location):
         from resources.sources.folder import FolderSource, local_path
@@ -37,21 +39,23 @@ def open_source(location: str, rules: NameRules, max_bytes: int) -> Source:
     from resources.sources.bucket import BucketSource
 
     try:
-        store = ObjectStore(location)
+        store = ObjectStore(location, env_prefix=aws_env_prefix)
     except ObjectStoreError as exc:
         raise SourceUnavailable(f"document source {exc}") from exc
     return BucketSource(store, rules, max_bytes)
 
 
 class DocumentSource(dg.ConfigurableResource):
-    """The source root documents are read from (`INGEST_SOURCE_DIR`, default `inbox/`): a local
-    folder, or `s3://bucket/prefix/` on S3 or an S3-compatible server (configured by the AWS_*
-    environment; see resources/object_store.py).
+    """The source root documents are read from (`INGEST_SOURCE_DIR`, default `inbox/`, or a source of
+    `sources.yaml`): a local folder, or `s3://bucket/prefix/` on S3 or an S3-compatible server
+    (configured by the AWS_* environment; see resources/object_store.py).
 
     In a folder only regular files inside the root are listed or read: symlinks are never
-    followed, so nothing outside the root can be ingested.
+    followed, so nothing outside the root can be ingested. Every method speaks in document ids
+    (`name:key` for a named source, the key itself for the default one).
     """
 
+    name: str = Field(default=DEFAULT_SOURCE, description="The source's name: `default`, or its name in sources.yaml.")
     root_dir: str = "inbox"
     suffixes: list[str] = Field(
         default_factory=list,
@@ -74,6 +78,11 @@ class DocumentSource(dg.ConfigurableResource):
         description="...and more than this many (INGEST_DELETION_GUARD_COUNT); an empty listing of a source "
         "that had documents is always held.",
     )
+    aws_env_prefix: str = Field(
+        default="",
+        description="A bucket's endpoint and credentials are read from `<prefix>AWS_*` instead of `AWS_*` "
+        "(the source's `aws_env_prefix` in sources.yaml); never from run config.",
+    )
     max_pages: int | None = Field(default=None, description=_MOVED_TO_PARSER)
     max_parse_seconds: float | None = Field(default=None, description=_MOVED_TO_PARSER)
     ocr: bool | None = Field(default=None, description=_MOVED_TO_PARSER)
@@ -90,7 +99,7 @@ class DocumentSource(dg.ConfigurableResource):
                     "the document source has no file types to list: set `suffixes` (the parsers' registry)"
                 )
             rules = NameRules(frozenset(self.suffixes), self.include, self.exclude)
-            self._opened = open_source(self.root_dir, rules, self.max_bytes)
+            self._opened = open_source(self.root_dir, rules, self.max_bytes, self.aws_env_prefix)
         return self._opened
 
     @property
@@ -105,28 +114,47 @@ class DocumentSource(dg.ConfigurableResource):
         self.source.check()
 
     def scope(self, target: str) -> str | None:
-        return self.source.scope(target)
+        """The document-id prefix of a folder or URL inside this source, or None if outside it."""
+        prefix = self.source.scope(target)
+        return None if prefix is None else doc_id_for(self.name, prefix)
 
     def scan(self, under: str = "") -> Scan:
-        return self.source.list(under)
+        """The listing below the document-id prefix `under`, its keys turned into document ids."""
+        scan = self.source.list(key_for(self.name, under) if under else "")
+        if self.name == DEFAULT_SOURCE:
+            return scan
+        return replace(
+            scan,
+            files=[replace(f, key=doc_id_for(self.name, f.key)) for f in scan.files],
+            rejected=[(doc_id_for(self.name, rel), reason) for rel, reason in scan.rejected],
+            under=doc_id_for(self.name, scan.under),
+        )
 
-    def content_hash(self, key: str, listed: SourceFile | None = None) -> ContentHash:
-        return self.source.content_hash(key, listed)
+    def key(self, doc_id: str) -> str:
+        """The key of a document in its source (its path under the root)."""
+        return key_for(self.name, doc_id)
 
-    def read(self, key: str, content_hash: str) -> bytes:
-        return self.source.read(key, content_hash)
+    def content_hash(self, doc_id: str, listed: SourceFile | None = None) -> ContentHash:
+        key = self.key(doc_id)
+        return self.source.content_hash(
+            key, listed if listed is None or listed.key == key else replace(listed, key=key)
+        )
 
-    def stat_fingerprint(self, key: str) -> dict[str, int]:
-        return self.source.stat_fingerprint(key)
+    def read(self, doc_id: str, content_hash: str) -> bytes:
+        return self.source.read(self.key(doc_id), content_hash)
 
-    def missing(self, keys: Iterable[str]) -> set[str]:
-        return self.source.missing(keys)
+    def stat_fingerprint(self, doc_id: str) -> dict[str, int]:
+        return self.source.stat_fingerprint(self.key(doc_id))
 
-    def uri_for(self, key: str) -> str:
-        return self.source.uri_for(key)
+    def missing(self, doc_ids: Iterable[str]) -> set[str]:
+        by_key = {self.key(doc_id): doc_id for doc_id in doc_ids}
+        return {by_key[key] for key in self.source.missing(by_key)}
 
-    def display(self, key: str) -> str:
-        return self.source.display(key)
+    def uri_for(self, doc_id: str) -> str:
+        return self.source.uri_for(self.key(doc_id))
 
-    def parse_name(self, key: str) -> str:
-        return self.source.parse_name(key)
+    def display(self, doc_id: str) -> str:
+        return self.source.display(self.key(doc_id))
+
+    def parse_name(self, doc_id: str) -> str:
+        return self.source.parse_name(self.key(doc_id))

@@ -21,15 +21,19 @@ if TYPE_CHECKING:
 
 from resources.tables import (
     CHUNKS,
+    DEFAULT_SOURCE,
     DOCUMENTS,
     EMBEDDINGS,
     PRIMARY_KEY,
     ROW_KEYS,
+    ROWS,
     TABLES,
     ChunkRow,
     DocumentRow,
     Row,
 )
+
+SOURCE = "source"
 
 __all__ = ["CHUNKS", "DOCUMENTS", "EMBEDDINGS", "TABLES", "LanceDBStore", "StoredVersions", "Fingerprint"]
 
@@ -96,6 +100,18 @@ def doc_filter(doc_ids: Iterable[str]) -> Expr:
     from lancedb.expr import col
 
     return col("doc_id").isin(sorted(set(doc_ids)))
+
+
+def _of_source(table: lancedb.table.Table | None, source: str | None) -> Expr | bool:
+    """The condition selecting one source's rows of `table`: True for all rows (no source asked, or the default
+    source of a table stored before sources had names, which holds only its rows), False for none."""
+    if source is None or table is None:
+        return True
+    if SOURCE in table.schema.names:
+        from lancedb.expr import col
+
+        return col(SOURCE) == source
+    return source == DEFAULT_SOURCE
 
 
 def sql_string(value: str) -> str:
@@ -195,8 +211,15 @@ class LanceDBStore(dg.ConfigurableResource):
             table = db.open_table(name)
         missing = [f for f in schema if f.name not in table.schema.names and f.nullable]
         if missing:
-            # A table written by an earlier version: new columns are added empty (one commit).
-            self._with_retries(lambda: table.add_columns(missing), f"add columns to {name}")
+            # A table written by an earlier version: new columns are added (one commit), empty or with the
+            # value the row type gives the rows stored before them.
+            fills = ROWS[name].fills()
+            filled = {f.name: sql_string(fills[f.name]) for f in missing if f.name in fills}
+            empty = [f for f in missing if f.name not in fills]
+            if filled:
+                self._with_retries(lambda: table.add_columns(filled), f"add columns to {name}")
+            if empty:
+                self._with_retries(lambda: table.add_columns(empty), f"add columns to {name}")
             table = db.open_table(name)
         return table
 
@@ -212,7 +235,7 @@ class LanceDBStore(dg.ConfigurableResource):
             return None
         with self.write_lock():
             table = self._table_for_write(name, rows.schema)
-            rows = rows.cast(table.schema) if rows.schema != table.schema else rows
+            rows = rows.select(table.schema.names).cast(table.schema) if rows.schema != table.schema else rows
             if rows.num_rows == 0:
                 return WriteOutcome(table.delete(doc_filter(doc_ids)).version)
             result = (
@@ -252,17 +275,38 @@ class LanceDBStore(dg.ConfigurableResource):
                 deleted[name] = before - table.count_rows()
         return deleted
 
+    def delete_source(self, source: str) -> dict[str, int]:
+        """Delete every row of a source from all three tables (one commit per table, embeddings first)."""
+        from lancedb.expr import col
+
+        deleted: dict[str, int] = {}
+        db = self.connect()
+        for name in reversed(TABLES):
+            table = self.open_table(name, db)
+            if table is None or SOURCE not in table.schema.names:
+                continue
+            with self.write_lock():
+                before = table.count_rows()
+                table.delete(col(SOURCE) == source)
+                deleted[name] = before - table.count_rows()
+        return deleted
+
     def replace_rows(
         self, row_type: type[Row], rows: list[Row], doc_ids: Iterable[str], dimensions: int | None = None
     ) -> WriteOutcome | None:
         """Typed `replace_documents_rows`: `rows` become the complete content of `doc_ids` in their table."""
         return self.replace_documents_rows(row_type.TABLE, row_type.to_arrow(rows, dimensions), doc_ids)
 
-    def read(self, name: str, columns: list[str] | None = None, where: Expr | None = None) -> pa.Table:
-        """Rows of a table (all, or those matching `where`); an empty table if it does not exist."""
+    def read(
+        self, name: str, columns: list[str] | None = None, where: Expr | None = None, source: str | None = None
+    ) -> pa.Table:
+        """Rows of a table (all, or those matching `where`, of one source); an empty table if it does not exist."""
         table = self.open_table(name)
-        if table is None:
+        of_source = _of_source(table, source)
+        if table is None or of_source is False:
             return pa.table({c: [] for c in (columns or [])})
+        if of_source is not True:
+            where = of_source if where is None else where & of_source
         query = table.search()
         if where is not None:
             query = query.where(where)
@@ -290,9 +334,9 @@ class LanceDBStore(dg.ConfigurableResource):
             by_doc.setdefault(chunk.doc_id, []).append(chunk)
         return {doc_id: sorted(chunks, key=lambda c: c.seq) for doc_id, chunks in by_doc.items()}
 
-    def document_ids(self, name: str, among: Iterable[str] | None = None) -> set[str]:
-        """The documents with rows in table `name` (all, or those of `among`)."""
-        rows = self.read(name, ["doc_id"], None if among is None else doc_filter(among))
+    def document_ids(self, name: str, among: Iterable[str] | None = None, source: str | None = None) -> set[str]:
+        """The documents with rows in table `name` (all, or those of `among`; of one source, or of all)."""
+        rows = self.read(name, ["doc_id"], None if among is None else doc_filter(among), source)
         return set(rows.column("doc_id").unique().to_pylist()) if rows.num_rows else set()
 
     def cached_vectors(self, model_id: str, embedding_hashes: Iterable[str]) -> dict[str, np.ndarray]:
@@ -309,9 +353,10 @@ class LanceDBStore(dg.ConfigurableResource):
         vectors = rows.column("vector").to_numpy(zero_copy_only=False)
         return dict(zip(rows.column("text_hash").to_pylist(), vectors, strict=True))
 
-    def stored_documents(self, tables: Iterable[str] = TABLES) -> set[str]:
-        """Every document with rows in any of `tables` (a purge cut short leaves some in one or two)."""
-        return set().union(*(self.document_ids(name) for name in tables))
+    def stored_documents(self, tables: Iterable[str] = TABLES, source: str | None = None) -> set[str]:
+        """Every document (of one source, or of all) with rows in any of `tables` (a purge cut short leaves
+        some in one or two)."""
+        return set().union(*(self.document_ids(name, source=source) for name in tables))
 
     def documents_under(self, uri_prefix: str) -> set[str]:
         """The documents whose `source_uri` lies below `uri_prefix` (a folder's or a bucket prefix's URI)."""
@@ -328,16 +373,16 @@ class LanceDBStore(dg.ConfigurableResource):
             else set()
         )
 
-    def fingerprints(self) -> dict[str, Fingerprint]:
-        """Size, mtime, content hash and parser version of every stored document."""
-        return _fingerprints(self.read(DOCUMENTS, ["doc_id", *Fingerprint._fields]))
+    def fingerprints(self, source: str | None = None) -> dict[str, Fingerprint]:
+        """Size, mtime, content hash and parser version of every stored document (of one source, or of all)."""
+        return _fingerprints(self.read(DOCUMENTS, ["doc_id", *Fingerprint._fields], source=source))
 
-    def stored_versions(self) -> StoredVersions:
-        """Per document: file fingerprint, the chunkers and models of its rows, chunk count, ingestion
-        time and warnings (one column read per table)."""
+    def stored_versions(self, source: str | None = None) -> StoredVersions:
+        """Per document (of one source, or of all): file fingerprint, the chunkers and models of its rows,
+        chunk count, ingestion time and warnings (one column read per table)."""
         import pyarrow.compute as pc
 
-        docs = self.read(DOCUMENTS, ["doc_id", *Fingerprint._fields, "ingested_at", "warnings"])
+        docs = self.read(DOCUMENTS, ["doc_id", *Fingerprint._fields, "ingested_at", "warnings"], source=source)
         ingested_at: dict[str, str] = {}
         warnings: dict[str, list[str]] = {}
         if docs.num_rows:
@@ -352,13 +397,15 @@ class LanceDBStore(dg.ConfigurableResource):
                     strict=True,
                 )
             )
-        chunkers, chunk_counts = self._values_by_document(CHUNKS, "chunker")
-        models, _ = self._values_by_document(EMBEDDINGS, "model")
+        chunkers, chunk_counts = self._values_by_document(CHUNKS, "chunker", source)
+        models, _ = self._values_by_document(EMBEDDINGS, "model", source)
         return StoredVersions(_fingerprints(docs), chunkers, models, chunk_counts, ingested_at, warnings)
 
-    def _values_by_document(self, name: str, column: str) -> tuple[dict[str, frozenset[str]], dict[str, int]]:
+    def _values_by_document(
+        self, name: str, column: str, source: str | None = None
+    ) -> tuple[dict[str, frozenset[str]], dict[str, int]]:
         """The distinct values of `column` and the row count of each document in table `name`."""
-        rows = self.read(name, ["doc_id", column])
+        rows = self.read(name, ["doc_id", column], source=source)
         if rows.num_rows == 0:
             return {}, {}
         grouped = rows.group_by(["doc_id", column]).aggregate([("doc_id", "count")])
@@ -406,23 +453,36 @@ class LanceDBStore(dg.ConfigurableResource):
         reader = table.search().select(["doc_id", "vector"]).limit(None).to_batches(batch_size=batch_size)
         return table.schema.field("vector").type.list_size, iter(reader)
 
-    def count_rows(self, name: str) -> int:
+    def count_rows(self, name: str, source: str | None = None) -> int:
+        """Rows of a table (of one source, or of all)."""
         table = self.open_table(name)
-        return 0 if table is None else table.count_rows()
+        of_source = _of_source(table, source)
+        if table is None or of_source is False:
+            return 0
+        return table.count_rows() if of_source is True else table.count_rows(of_source.to_sql())
 
-    def search_embeddings(self, vector: Any, k: int, text: str | None = None) -> list[dict[str, Any]]:
-        """The `k` nearest chunks by cosine similarity (`score`), or with `text` by vector and full-text
-        search fused by reciprocal rank (`score` is the RRF score)."""
+    def search_embeddings(
+        self, vector: Any, k: int, text: str | None = None, source: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The `k` nearest chunks (of one source, or of all) by cosine similarity (`score`), or with `text` by
+        vector and full-text search fused by reciprocal rank (`score` is the RRF score)."""
         table = self.open_table(EMBEDDINGS)
-        if table is None:
+        of_source = _of_source(table, source)
+        if table is None or of_source is False:
             return []
         if text is None:
-            rows = table.search(vector).distance_type("cosine").limit(k).to_list()
+            query = table.search(vector).distance_type("cosine")
+            if of_source is not True:
+                query = query.where(of_source, prefilter=True)
+            rows = query.limit(k).to_list()
             return [{**row, "score": 1.0 - row["_distance"]} for row in rows]
         if not any(ix.columns == ["text"] for ix in table.list_indices()):
             self.refresh_text_index()
             table = self.open_table(EMBEDDINGS)
-        rows = table.search(query_type="hybrid").vector(vector).text(text).limit(k).to_list()
+        query = table.search(query_type="hybrid").vector(vector).text(text)
+        if of_source is not True:
+            query = query.where(of_source, prefilter=True)
+        rows = query.limit(k).to_list()
         return [{**row, "score": row["_relevance_score"]} for row in rows]
 
     def versions(self) -> dict[str, int]:

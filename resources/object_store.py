@@ -11,6 +11,10 @@ set configures both and no credential ever appears in run config, metadata or th
 - `AWS_REGION` (or `AWS_DEFAULT_REGION`), `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
   `AWS_SESSION_TOKEN`, `AWS_PROFILE`, instance/role credentials: the usual AWS credential chain.
 
+A source of `sources.yaml` on another endpoint or account names an `aws_env_prefix` (`REPORTS_`): its
+bucket then reads the same variables with that prefix (`REPORTS_AWS_ENDPOINT_URL`,
+`REPORTS_AWS_ACCESS_KEY_ID`...), and only those credentials.
+
 The client is boto3/botocore, imported lazily: importing this module imports neither. Keys are taken
 raw from ListObjectsV2, so a key that is not a clean relative path (`a//b.txt`, `./x.txt`,
 `../x.txt`) is reported in `rejected` instead of breaking the listing of every other document.
@@ -248,8 +252,10 @@ class ObjectStore:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
         read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
+        env_prefix: str = "",
     ) -> None:
         self.location = parse_s3_url(url)
+        self.env_prefix = env_prefix
         self.max_attempts = max_attempts
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
@@ -380,7 +386,9 @@ class ObjectStore:
         return url
 
     def _client(self) -> Any:
-        return _client_for(self.max_attempts, self.connect_timeout_s, self.read_timeout_s, self.location.url)
+        return _client_for(
+            self.max_attempts, self.connect_timeout_s, self.read_timeout_s, self.location.url, self.env_prefix
+        )
 
     def _translate(self, exc: Exception, url: str, action: str) -> ObjectStoreError:
         return translate_error(exc, url, action)
@@ -445,18 +453,18 @@ def check_conditional_put(url: str, **options: Any) -> None:
 # Environment -> client
 
 
-def endpoint_from_env() -> str | None:
-    """The endpoint LanceDB would use too: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or AWS_ENDPOINT."""
+def endpoint_from_env(prefix: str = "") -> str | None:
+    """The endpoint LanceDB would use too: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or AWS_ENDPOINT (each after `prefix`)."""
     for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"):
-        value = os.environ.get(name, "").strip()
+        value = os.environ.get(prefix + name, "").strip()
         if value:
             return value
     return None
 
 
-def region_from_env() -> str | None:
+def region_from_env(prefix: str = "") -> str | None:
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-        value = os.environ.get(name, "").strip()
+        value = os.environ.get(prefix + name, "").strip()
         if value:
             return value
     return None
@@ -466,31 +474,52 @@ def _env_true(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in _TRUE
 
 
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+
+
+def _credentials(prefix: str) -> dict[str, str | None]:
+    """Explicit credentials of a prefixed environment (`REPORTS_AWS_ACCESS_KEY_ID`...); with no prefix, none:
+    boto3's own chain (environment, profile, instance role) applies."""
+    if not prefix:
+        return {}
+    values = {name: os.environ.get(prefix + name) or None for name in CREDENTIAL_VARIABLES}
+    return {
+        "aws_access_key_id": values["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": values["AWS_SECRET_ACCESS_KEY"],
+        "aws_session_token": values["AWS_SESSION_TOKEN"],
+        "profile_name": values["AWS_PROFILE"],
+    }
+
+
 _clients: dict[tuple, Any] = {}
 _clients_lock = threading.Lock()
 
 
-def _client_for(max_attempts: int, connect_timeout_s: float, read_timeout_s: float, url: str) -> Any:
-    endpoint = endpoint_from_env()
-    if endpoint and endpoint.lower().startswith("http://") and not _env_true("AWS_ALLOW_HTTP"):
+def _client_for(
+    max_attempts: int, connect_timeout_s: float, read_timeout_s: float, url: str, env_prefix: str = ""
+) -> Any:
+    endpoint = endpoint_from_env(env_prefix)
+    if endpoint and endpoint.lower().startswith("http://") and not _env_true(env_prefix + "AWS_ALLOW_HTTP"):
         raise ObjectStoreConfigError(
-            f"{url}: the endpoint {endpoint} is plain http; set AWS_ALLOW_HTTP=true to allow it "
+            f"{url}: the endpoint {endpoint} is plain http; set {env_prefix}AWS_ALLOW_HTTP=true to allow it "
             "(LanceDB requires the same)",
             url,
         )
-    virtual_hosted = _env_true("AWS_VIRTUAL_HOSTED_STYLE_REQUEST")
-    region = region_from_env()
+    virtual_hosted = _env_true(env_prefix + "AWS_VIRTUAL_HOSTED_STYLE_REQUEST")
+    region = region_from_env(env_prefix)
+    credentials = _credentials(env_prefix)
     # The client is cached per configuration; the access key id is part of the key (never shown)
     # so that a changed identity in the environment gets a new client.
     cache_key = (
+        env_prefix,
         endpoint,
         region,
         virtual_hosted,
         max_attempts,
         connect_timeout_s,
         read_timeout_s,
-        os.environ.get("AWS_ACCESS_KEY_ID"),
-        os.environ.get("AWS_PROFILE"),
+        os.environ.get(env_prefix + "AWS_ACCESS_KEY_ID"),
+        os.environ.get(env_prefix + "AWS_PROFILE"),
     )
     with _clients_lock:
         client = _clients.get(cache_key)
@@ -506,7 +535,7 @@ def _client_for(max_attempts: int, connect_timeout_s: float, read_timeout_s: flo
             retries={"max_attempts": max_attempts, "mode": "standard"},
             s3={"addressing_style": "virtual" if virtual_hosted or not endpoint else "path"},
         )
-        session = boto3.session.Session()
+        session = boto3.session.Session(**credentials)
         client = session.client("s3", endpoint_url=endpoint, config=config)
         _clients[cache_key] = client
         return client

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -19,6 +20,68 @@ if TYPE_CHECKING:
     from resources.parser_config import ParserConfig
 
 CELERY_BROKER_DEFAULT = "redis://127.0.0.1:6379/0"
+SOURCES_FILE_NAME = "sources.yaml"
+"""Read from DAGSTER_HOME when INGEST_SOURCES_FILE is not set."""
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """One named source of `sources.yaml`; a limit left out takes the deployment's (INGEST_*) value."""
+
+    name: str
+    location: str
+    include: str = "**/*"
+    exclude: str = ""
+    max_file_mb: float | None = None
+    keep_deleted: bool | None = None
+    deletion_guard_share: float | None = None
+    deletion_guard_count: int | None = None
+    sensor_interval_s: int | None = None
+    nightly_cron: str | None = None
+    aws_env_prefix: str = ""
+    """A bucket's endpoint and credentials come from `<prefix>AWS_ENDPOINT_URL`, `<prefix>AWS_ACCESS_KEY_ID`...
+    instead of `AWS_*`."""
+
+
+def load_sources(path: Path) -> tuple[SourceSettings, ...]:
+    """The named sources of a `sources.yaml` (`sources: {name: {location: ..., ...}}`); ValueError naming the file
+    and the entry for anything it cannot use."""
+    import yaml
+
+    from resources.tables import DEFAULT_SOURCE
+
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: cannot read the sources file: {exc}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("sources", {}), dict):
+        raise ValueError(f"{path}: expected a mapping `sources:` of source names to their settings")
+    allowed = {f.name: f for f in fields(SourceSettings) if f.name != "name"}
+    sources = []
+    for name, entry in (document.get("sources") or {}).items():
+        where = f"{path}: source {name!r}"
+        if not isinstance(entry, dict) or not entry.get("location"):
+            raise ValueError(f"{where}: expected a mapping with at least `location:` (a folder, s3:// or https:// URL)")
+        unknown = sorted(set(entry) - set(allowed))
+        if unknown:
+            raise ValueError(f"{where}: unknown setting(s) {unknown}; known: {sorted(allowed)}")
+        if str(name) == DEFAULT_SOURCE:
+            raise ValueError(f"{where}: `default` is the source of INGEST_SOURCE_DIR; give this one another name")
+        values = {}
+        for key, raw in entry.items():
+            kind = {
+                "max_file_mb": float,
+                "deletion_guard_share": float,
+                "deletion_guard_count": int,
+                "sensor_interval_s": int,
+                "keep_deleted": bool,
+            }.get(key, str)
+            try:
+                values[key] = _flag(f"{where}: {key}", str(raw)) if kind is bool else kind(raw)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{where}: {key}={raw!r}: {exc}") from exc
+        sources.append(SourceSettings(str(name), **values))
+    return tuple(sources)
 
 
 @dataclass(frozen=True)
@@ -65,6 +128,9 @@ class IngestSettings:
     run_job: str = field(default="ingest_job", metadata={"env": "INGEST_RUN_JOB"})
     automation: str = field(default="on", metadata={"env": "INGEST_AUTOMATION"})
     celery_broker: str = field(default=CELERY_BROKER_DEFAULT, metadata={"env": "INGEST_CELERY_BROKER"})
+    sources_file: str = field(default="", metadata={"env": "INGEST_SOURCES_FILE"})
+    sources: tuple[SourceSettings, ...] = ()
+    """The named sources of the sources file, beside the default one (INGEST_SOURCE_DIR)."""
     from_environment: frozenset[str] = frozenset()
     """Names of the fields whose value came from a set environment variable."""
 
@@ -81,7 +147,21 @@ class IngestSettings:
                     values[f.name] = _flag(name, raw)
                 else:
                     values[f.name] = kind(raw) if kind is not str else raw
-        return cls(**values, from_environment=frozenset(values))
+        sources_file = _sources_file(values.get("sources_file", ""), environ)
+        sources = load_sources(sources_file) if sources_file else ()
+        return cls(**values, sources=sources, from_environment=frozenset(values))
+
+    def source_settings(self, name: str) -> SourceSettings:
+        """The settings of a named source; KeyError naming the known ones."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(f"no source named {name!r}; sources: {', '.join(['default', *self.source_names])}")
+
+    @property
+    def source_names(self) -> list[str]:
+        """The named sources (the default one, INGEST_SOURCE_DIR, is not among them)."""
+        return [source.name for source in self.sources]
 
     def override(self, **values) -> IngestSettings:
         """These settings with some values replaced (no longer bound to their variables)."""
@@ -110,10 +190,28 @@ class IngestSettings:
         """Whether the sensor and schedules start RUNNING (`INGEST_AUTOMATION=on`) or STOPPED."""
         return self.automation.strip().lower() not in ("off", "false", "0", "stopped")
 
-    def document_source(self, suffixes: Sequence[str]) -> DocumentSource:
-        """The source, listing the file types in `suffixes` (those the parsers read)."""
+    def document_source(self, suffixes: Sequence[str], name: str | None = None) -> DocumentSource:
+        """The default source, or the named one, listing the file types in `suffixes` (those the parsers read)."""
         from resources.document_source import DocumentSource
 
+        if name is not None:
+            named = self.source_settings(name)
+
+            def given(value, default):
+                return default if value is None else value
+
+            return DocumentSource(
+                name=named.name,
+                root_dir=named.location,
+                suffixes=list(suffixes),
+                include=named.include,
+                exclude=named.exclude,
+                max_file_mb=given(named.max_file_mb, self.max_file_mb),
+                keep_deleted=given(named.keep_deleted, self.keep_deleted),
+                deletion_guard_share=given(named.deletion_guard_share, self.deletion_guard_share),
+                deletion_guard_count=given(named.deletion_guard_count, self.deletion_guard_count),
+                aws_env_prefix=named.aws_env_prefix,
+            )
         return DocumentSource(
             root_dir=self._bound("source_dir"),
             suffixes=list(suffixes),
@@ -162,9 +260,8 @@ class IngestSettings:
         )
 
     def resources(self, suffixes: Sequence[str]) -> dict[str, dg.ConfigurableResource]:
-        """Every resource; the source lists the file types in `suffixes`."""
+        """Every resource but the sources (`document_source`); the sources list the file types in `suffixes`."""
         return {
-            "source": self.document_source(suffixes),
             "parser": self.parser_config(),
             "chunker": self.chunker_config(),
             "lancedb": self.lancedb_store(),
@@ -174,6 +271,18 @@ class IngestSettings:
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
+
+
+def _sources_file(configured: str, environ: Mapping[str, str]) -> Path | None:
+    """INGEST_SOURCES_FILE (which must exist), else `sources.yaml` in DAGSTER_HOME if there is one."""
+    if configured:
+        path = Path(configured).expanduser()
+        if not path.is_file():
+            raise ValueError(f"INGEST_SOURCES_FILE={configured!r}: no such file")
+        return path
+    home = environ.get("DAGSTER_HOME")
+    candidate = Path(home) / SOURCES_FILE_NAME if home else None
+    return candidate if candidate is not None and candidate.is_file() else None
 
 
 def _flag(name: str, raw: str) -> bool:

@@ -17,6 +17,27 @@ from typing import Any, ClassVar, Self
 
 import pyarrow as pa
 
+DEFAULT_SOURCE = "default"
+"""The name of the source configured by INGEST_SOURCE_DIR, and of the rows stored before sources had names."""
+DOC_ID_SEPARATOR = ":"
+
+
+def doc_id_for(source: str, key: str) -> str:
+    """The document id of the file `key` of `source`: the key itself for the default source, else `source:key`,
+    so ids are unique across sources."""
+    return key if source == DEFAULT_SOURCE else f"{source}{DOC_ID_SEPARATOR}{key}"
+
+
+def key_for(source: str, doc_id: str) -> str:
+    """The key, in its source, of the document `doc_id` of `source` (the inverse of `doc_id_for`)."""
+    if source == DEFAULT_SOURCE:
+        return doc_id
+    prefix = f"{source}{DOC_ID_SEPARATOR}"
+    if not doc_id.startswith(prefix):
+        raise ValueError(f"{doc_id!r} is not a document of source {source!r}")
+    return doc_id[len(prefix) :]
+
+
 DOCUMENTS = "documents"
 CHUNKS = "chunks"
 EMBEDDINGS = "embeddings"
@@ -30,9 +51,18 @@ VECTOR = pa.list_(pa.float32())
 """Placeholder type of a vector column: stored as a fixed-size list whose size the model gives at run time."""
 
 
-def column(arrow_type: pa.DataType, *, key: bool = False, required: bool = False) -> Any:
-    """A dataclass field stored as `arrow_type`; `key` makes it the primary key, `required` non-nullable."""
-    return field(metadata={"arrow": arrow_type, "key": key, "required": key or required})
+def column(arrow_type: pa.DataType, *, key: bool = False, required: bool = False, fill: str | None = None) -> Any:
+    """A dataclass field stored as `arrow_type`; `key` makes it the primary key, `required` non-nullable.
+
+    `fill` is a column added by an upgrade: the value rows stored before it existed are given, both
+    when the table is upgraded and when such rows are read."""
+    metadata = {"arrow": arrow_type, "key": key, "required": key or required, "fill": fill}
+    return field(metadata=metadata) if fill is None else field(default=fill, metadata=metadata)
+
+
+def source_column() -> Any:
+    """The source a row's document comes from (`default` for INGEST_SOURCE_DIR), for filters and purges."""
+    return column(pa.string(), fill=DEFAULT_SOURCE)
 
 
 def text_hash(text: str) -> str:
@@ -61,6 +91,11 @@ class Row:
             metadata = PRIMARY_KEY if f.metadata["key"] else None
             columns.append(pa.field(f.name, arrow, nullable=not f.metadata["required"], metadata=metadata))
         return pa.schema(columns)
+
+    @classmethod
+    def fills(cls) -> dict[str, str]:
+        """Columns added by upgrades, with the value of the rows stored before them."""
+        return {f.name: f.metadata["fill"] for f in fields(cls) if f.metadata["fill"] is not None}
 
     @classmethod
     def to_arrow(cls, rows: Sequence[Self], dimensions: int | None = None) -> pa.Table:
@@ -98,6 +133,7 @@ class DocumentRow(Row):
     ocr_pages: int | None = column(pa.int32())
     metadata: str | None = column(pa.string())
     """What the file says about itself (author, dates; a message's sender and subject), as a JSON object."""
+    source: str = source_column()
 
 
 @dataclass(frozen=True)
@@ -121,6 +157,7 @@ class ChunkRow(Row):
     """Section path of the chunk, headings joined by " › " ("3 Options › 3.2 Rounding"); "" before any heading."""
     context: str = column(pa.string())
     """Header to embed in front of `text` ("title › section path\\n\\n"); `context + text` fits the budget."""
+    source: str = source_column()
 
     def __post_init__(self) -> None:
         for name in ("section", "context"):
@@ -155,6 +192,7 @@ class EmbeddingRow(Row):
     page_end: int = column(pa.int32())
     model: str = column(pa.string())
     section: str = column(pa.string())
+    source: str = source_column()
 
     @classmethod
     def of(cls, chunk: ChunkRow, vector: Any, model: str) -> EmbeddingRow:
@@ -168,6 +206,7 @@ class EmbeddingRow(Row):
             chunk.page_end,
             model,
             chunk.section,
+            chunk.source,
         )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from ingestion_assets.deletions import Deletions, known_documents, plan_deletions
-from ingestion_assets.keys import DOCUMENTS_KEY
+from ingestion_assets.keys import Family
 from ingestion_assets.planning import classify_listing
 from ingestion_assets.records import Status, failure_stamps, phase_statuses, registered_partitions
 from ingestion_assets.source_listing import SourceListing
@@ -47,10 +47,11 @@ def detect_changes(
     """The listing classified (`classify_listing`), less what this sensor leaves for a later tick:
     files still being written, files over the tick's budget, a failed document whose file has not
     changed since it failed, documents with a run in progress."""
+    family = Family(source.name)
     changes = InboxChanges()
     scan = source.scan()
     changes.files = len(scan.files)
-    changes.listing = SourceListing.of(source.location, scan)
+    changes.listing = SourceListing.of(source.location, scan, family)
     now_ns = time.time_ns()
     settled: list[SourceFile] = []
     for file in scan.files:
@@ -58,15 +59,16 @@ def detect_changes(
             changes.waiting.append(file.key)
         else:
             settled.append(file)
-    existing = registered_partitions(instance)
-    stored = store.fingerprints()
+    existing = registered_partitions(instance, family)
+    stored = store.fingerprints(source.name)
     listing = classify_listing(settled, existing, stored, source)
     changes.new_partitions = [f.key for f in listing.new]
 
     known = [f.key for f in listing.changed]
-    status = phase_statuses(instance, known, [DOCUMENTS_KEY])[DOCUMENTS_KEY] if known else {}
+    documents_key = family.documents_key
+    status = phase_statuses(instance, known, [documents_key], family)[documents_key] if known else {}
     failed = [k for k in known if status.get(k) == Status.FAILED and k not in stored]
-    failed_at = failure_stamps(instance, failed)
+    failed_at = failure_stamps(instance, failed, family)
     candidates = {f.key for f in listing.new} | set(known)
     for file in (f for f in settled if f.key in candidates):
         if status.get(file.key) == Status.IN_PROGRESS:
@@ -85,7 +87,7 @@ def detect_changes(
             content_hash = f"unhashed:{file.size_bytes}:{file.etag or ''}"
         changes.to_ingest[file.key] = hashlib.sha256(f"{content_hash}:{file.mtime_ns}".encode()).hexdigest()[:16]
 
-    known = known_documents(store.stored_documents((CHUNKS, EMBEDDINGS)) | set(stored), existing)
+    known = known_documents(store.stored_documents((CHUNKS, EMBEDDINGS), source.name) | set(stored), existing)
     changes.deletions = plan_deletions(instance, source, scan, stored, known)
     changes.partition_order = existing + changes.new_partitions
     return changes

@@ -1,10 +1,12 @@
 """`report_sensor`: refresh `ingestion_report` minutes after ingestion changed something, at most once per interval."""
 
 import time
+from collections.abc import Sequence
 
 import dagster as dg
 
 from ingestion_assets.dagster_compat import AssetJob
+from ingestion_assets.keys import DEFAULT, Family
 from ingestion_assets.report import MaterializedReport, last_change
 
 CHECK_EVERY_S = 60
@@ -16,7 +18,9 @@ IN_FLIGHT = [
 ]
 
 
-def build_report_sensor(report_job: AssetJob, interval_s: int, running: bool) -> dg.SensorDefinition:
+def build_report_sensor(
+    report_job: AssetJob, interval_s: int, running: bool, families: Sequence[Family] = (DEFAULT,)
+) -> dg.SensorDefinition:
     @dg.sensor(
         name="report_sensor",
         job=report_job,
@@ -30,7 +34,7 @@ def build_report_sensor(report_job: AssetJob, interval_s: int, running: bool) ->
     )
     def report_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
         instance = context.instance
-        changed = last_change(instance)
+        changed = last_change(instance, families)
         latest = MaterializedReport.latest(instance)
         if changed is None:
             return dg.SkipReason("nothing ingested yet")

@@ -316,7 +316,7 @@ def test_nightly_purge_purges_deletions_and_holds_a_mass_deletion(instance, stor
     names = ingest_folder(instance, inbox, store, 12)
 
     (inbox / "d00.txt").unlink()
-    request = nightly_purge(instance, inbox, store)
+    [request] = nightly_purge(instance, inbox, store)
     assert isinstance(request, dg.RunRequest) and request.job_name == "purge_job"
     assert execute_request(instance, request).success
     assert nowhere(store, "d00.txt") and "d00.txt" not in instance.get_dynamic_partitions("documents")
@@ -328,7 +328,7 @@ def test_nightly_purge_purges_deletions_and_holds_a_mass_deletion(instance, stor
     assert all(everywhere(store, name) for name in names[1:])
 
     confirm(instance)
-    request = nightly_purge(instance, inbox, store)
+    [request] = nightly_purge(instance, inbox, store)
     assert isinstance(request, dg.RunRequest)
     assert execute_request(instance, request).success
     assert stored_ids(store) == {t: set() for t in TABLES}
@@ -344,7 +344,7 @@ def test_nightly_purge_purges_a_deleted_object(instance, bucket):  # noqa: F811
     context = dg.build_schedule_context(instance=instance, resources={"source": source, "lancedb": store})
     from tests.conftest import current_definitions
 
-    request = current_definitions().resolve_schedule_def("nightly_purge")(context)
+    [request] = current_definitions().resolve_schedule_def("nightly_purge")(context)
     assert isinstance(request, dg.RunRequest)
     assert execute_request(instance, request).success
     assert nowhere(store, "a.txt") and everywhere(store, "b.txt")

@@ -159,11 +159,13 @@ def test_classify_the_rest():
     assert len(set(REASONS)) == len(REASONS) == 7
 
 
-def test_counted_jobs_exist():
-    from ingestctl.metrics import JOBS
+def test_counted_jobs_and_sensors_exist():
+    from ingestctl.metrics import SHARED_JOBS, SHARED_SENSORS
     from tests.conftest import current_definitions
 
-    assert set(JOBS) <= {job.name for job in current_definitions().resolve_all_job_defs()}
+    definitions = current_definitions()
+    assert set(SHARED_JOBS) <= {job.name for job in definitions.resolve_all_job_defs()}
+    assert set(SHARED_SENSORS) <= {sensor.name for sensor in definitions.get_repository_def().sensor_defs}
 
 
 def test_listen_address():

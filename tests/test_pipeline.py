@@ -377,15 +377,18 @@ def previous_release_schemas():
 
 def test_row_classes_give_the_schemas_of_existing_stores():
     """The schemas derived from the row classes are the previous release's, field for field and
-    metadata included, plus the columns added since (empty in existing stores)."""
+    metadata included, plus the columns added since (empty in existing stores, or filled by the upgrade)."""
     import pyarrow as pa
 
     from resources.tables import ChunkRow, DocumentRow, EmbeddingRow
 
     documents, chunks, embeddings = previous_release_schemas()
-    assert DocumentRow.schema().equals(documents.append(pa.field("metadata", pa.string())), check_metadata=True)
-    assert ChunkRow.schema().equals(chunks, check_metadata=True)
-    assert EmbeddingRow.schema(384).equals(embeddings, check_metadata=True)
+    source = pa.field("source", pa.string())
+    added = documents.append(pa.field("metadata", pa.string())).append(source)
+    assert DocumentRow.schema().equals(added, check_metadata=True)
+    assert ChunkRow.schema().equals(chunks.append(source), check_metadata=True)
+    assert EmbeddingRow.schema(384).equals(embeddings.append(source), check_metadata=True)
+    assert DocumentRow.fills() == ChunkRow.fills() == EmbeddingRow.fills() == {"source": "default"}
 
 
 def test_store_of_the_previous_release_is_upgraded_in_place(instance, store, inbox):
@@ -416,6 +419,7 @@ def test_store_of_the_previous_release_is_upgraded_in_place(instance, store, inb
 
     rows = {r["doc_id"]: r for r in _rows(store, DOCUMENTS)}
     assert rows["kept.txt"]["metadata"] is None and rows["kept.txt"]["text"] == "kept"
+    assert rows["kept.txt"]["source"] == rows["new.html"]["source"] == "default"
     assert rows["new.html"]["title"] == "Tide tables"
     assert json.loads(rows["new.html"]["metadata"] or "{}") == {}
     assert [r["doc_id"] for r in _rows(store, EMBEDDINGS, ["doc_id"])] == ["new.html"]

@@ -37,7 +37,7 @@ def run_checks(instance, store, source_dir, model):
     source = DocumentSource(suffixes=supported_suffixes(), root_dir=str(source_dir))
     return {
         "parity": verification.parity(instance, store, current_versions().model, 0.5),
-        "orphans": verification.orphans(instance, store, source),
+        "orphans": verification.orphans(instance, store, [source]),
         "reconcile": verification.reconcile(instance, store),
         "vectors": verification.vectors(store, model.dimensions),
     }
@@ -135,18 +135,18 @@ def test_report_ready_flips_on_failed_check_or_empty_query(instance, store, samp
     queries = tmp_path / "queries.yaml"
     shutil.copy(SAMPLES / "queries.yaml", queries)
     source = DocumentSource(suffixes=supported_suffixes(), root_dir=str(samples_inbox))
-    report = build_report(instance, store, source, model, ReportSettings(str(queries)))
+    report = build_report(instance, store, [source], model, ReportSettings(str(queries)))
     assert report["ready_for_queries"] is True
     assert all(q["expected_in_top3"] for q in report["sample_queries"])
 
     unanswerable = tmp_path / "unanswerable.yaml"
     unanswerable.write_text(queries.read_text() + '- query: "lattice quantum chromodynamics gauge fields"\n')
-    report = build_report(instance, store, source, model, ReportSettings(str(unanswerable)))
+    report = build_report(instance, store, [source], model, ReportSettings(str(unanswerable)))
     assert report["ready_for_queries"] is False
     assert report["sample_queries"][-1]["hits"] == 0
 
     store.open_table(EMBEDDINGS).delete("doc_id = 'beekeeping.md'")
-    report = build_report(instance, store, source, model, ReportSettings(str(queries)))
+    report = build_report(instance, store, [source], model, ReportSettings(str(queries)))
     assert report["ready_for_queries"] is False
     assert [c["name"] for c in report["checks"] if not c["passed"]] == ["parity", "reconcile"]
 

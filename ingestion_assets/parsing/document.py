@@ -8,7 +8,7 @@ from importlib.metadata import version
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, NamedTuple
 
-from resources.tables import DocumentRow
+from resources.tables import DEFAULT_SOURCE, DocumentRow
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -65,9 +65,17 @@ class ParsedDocument:
         )
 
     def row(
-        self, doc_id: str, source_uri: str, content_hash: str, size_bytes: int, mtime: datetime, ingested_at: datetime
+        self,
+        doc_id: str,
+        source_uri: str,
+        content_hash: str,
+        size_bytes: int,
+        mtime: datetime,
+        ingested_at: datetime,
+        *,
+        source: str = DEFAULT_SOURCE,
     ) -> DocumentRow:
-        """The `documents` row of this parse of the file `doc_id`."""
+        """The `documents` row of this parse of the file `doc_id` of `source`."""
         return DocumentRow(
             doc_id=doc_id,
             source_uri=source_uri,
@@ -84,6 +92,7 @@ class ParsedDocument:
             title=self.title,
             ocr_pages=self.ocr_pages,
             metadata=json.dumps(self.metadata, sort_keys=True, ensure_ascii=False) if self.metadata else None,
+            source=source,
         )
 
 
