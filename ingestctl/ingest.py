@@ -272,8 +272,7 @@ def _source_root_for(path: str, source_name: str | None = None) -> Target:
             f"{path} is not inside the source {source_name!r} ({context.source_named(source_name).root_dir})"
         )
     from ingestion_assets.parsing.registry import supported_suffixes
-    from resources.document_source import DocumentSource
 
-    target = DocumentSource(root_dir=path, suffixes=supported_suffixes())
+    target = context.settings.override(source_dir=path).literal().document_source(supported_suffixes())
     target.check()
     return Target(DEFAULT_SOURCE, target.location, "")

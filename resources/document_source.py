@@ -1,4 +1,4 @@
-"""The `source` resource: where documents are ingested from (a folder or `s3://bucket/prefix/`), the names
+"""The `source` resource: where documents are ingested from (a folder, `s3://bucket/prefix/` or a site), the names
 that are documents, and what to do when documents vanish from it.
 
 The resource picks the kind of source from its URL (`resources/sources/`); the pipeline only
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -18,7 +19,15 @@ from resources.sources.base import ContentHash, Scan, Source, SourceFile, Source
 from resources.sources.naming import NameRules
 from resources.tables import DEFAULT_SOURCE, doc_id_for, key_for
 
+if TYPE_CHECKING:
+    from resources.sources.web import WebSettings
+
 _MOVED_TO_PARSER = "Deprecated: configure the `parser` resource; a value set here still overrides it."
+
+
+def is_web(location: str) -> bool:
+    """True for an `http://` or `https://` URL: a site."""
+    return location.strip().lower().startswith(("http://", "https://"))
 
 
 def is_remote(location: str) -> bool:
@@ -29,8 +38,15 @@ def is_remote(location: str) -> bool:
     return is_object_store_url(value) and not value.lower().startswith("file://")
 
 
-def open_source(location: str, rules: NameRules, max_bytes: int, aws_env_prefix: str = "") -> Source:
-    """The source behind a folder path, `file://` or `s3://` URL; SourceUnavailable naming an unusable URL."""
+def open_source(
+    location: str, rules: NameRules, max_bytes: int, aws_env_prefix: str = "", web: WebSettings | None = None
+) -> Source:
+    """The source behind a folder path, `file://`, `s3://` or `http(s)://` URL; SourceUnavailable naming an
+    unusable URL."""
+    if is_web(location):
+        from resources.sources.web import WebSource
+
+        return WebSource(location.strip(), rules, max_bytes, web)
     if not is_remote(location):
         from resources.sources.folder import FolderSource, local_path
 
@@ -83,6 +99,23 @@ class DocumentSource(dg.ConfigurableResource):
         description="A bucket's endpoint and credentials are read from `<prefix>AWS_*` instead of `AWS_*` "
         "(the source's `aws_env_prefix` in sources.yaml); never from run config.",
     )
+    web_max_depth: int = Field(default=5, description="A site: link hops followed from the start page.")
+    web_max_pages: int = Field(
+        default=10_000, description="A site: URLs one listing fetches; a site with more is listed incomplete."
+    )
+    web_requests_per_second: float = Field(
+        default=2.0, description="A site: requests per second to its host (robots.txt's Crawl-delay, if longer, wins)."
+    )
+    web_allowed_private_hosts: str = Field(
+        default="",
+        description="Hosts, comma-separated, a site may be on although they resolve to private or loopback "
+        "addresses (INGEST_WEB_ALLOWED_PRIVATE_HOSTS); any other is refused.",
+    )
+    web_cache_path: str = Field(
+        default="",
+        description="SQLite file of a site's last crawl (ETags, links) for conditional re-crawls (INGEST_WEB_CACHE); "
+        "empty: every listing downloads every page.",
+    )
     max_pages: int | None = Field(default=None, description=_MOVED_TO_PARSER)
     max_parse_seconds: float | None = Field(default=None, description=_MOVED_TO_PARSER)
     ocr: bool | None = Field(default=None, description=_MOVED_TO_PARSER)
@@ -99,8 +132,22 @@ class DocumentSource(dg.ConfigurableResource):
                     "the document source has no file types to list: set `suffixes` (the parsers' registry)"
                 )
             rules = NameRules(frozenset(self.suffixes), self.include, self.exclude)
-            self._opened = open_source(self.root_dir, rules, self.max_bytes, self.aws_env_prefix)
+            self._opened = open_source(self.root_dir, rules, self.max_bytes, self.aws_env_prefix, self.web_settings())
         return self._opened
+
+    def web_settings(self) -> WebSettings:
+        """How a site is crawled (unused for folders and buckets)."""
+        from pathlib import Path
+
+        from resources.sources.web import WebSettings, allowed_hosts
+
+        return WebSettings(
+            max_depth=self.web_max_depth,
+            max_pages=self.web_max_pages,
+            requests_per_second=self.web_requests_per_second,
+            allowed_private_hosts=allowed_hosts(self.web_allowed_private_hosts),
+            cache_path=Path(self.web_cache_path) if self.web_cache_path else None,
+        )
 
     @property
     def location(self) -> str:

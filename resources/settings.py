@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 CELERY_BROKER_DEFAULT = "redis://127.0.0.1:6379/0"
 SOURCES_FILE_NAME = "sources.yaml"
 """Read from DAGSTER_HOME when INGEST_SOURCES_FILE is not set."""
+WEB_CACHE_NAME = "web_crawl.sqlite"
+"""The sites' crawl cache in DAGSTER_HOME when INGEST_WEB_CACHE is not set."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,12 @@ class SourceSettings:
     deletion_guard_count: int | None = None
     sensor_interval_s: int | None = None
     nightly_cron: str | None = None
+    max_depth: int | None = None
+    """A site: link hops followed from the start page."""
+    max_pages: int | None = None
+    """A site: URLs one listing fetches."""
+    requests_per_second: float | None = None
+    """A site: requests per second to its host."""
     aws_env_prefix: str = ""
     """A bucket's endpoint and credentials come from `<prefix>AWS_ENDPOINT_URL`, `<prefix>AWS_ACCESS_KEY_ID`...
     instead of `AWS_*`."""
@@ -74,6 +82,9 @@ def load_sources(path: Path) -> tuple[SourceSettings, ...]:
                 "deletion_guard_share": float,
                 "deletion_guard_count": int,
                 "sensor_interval_s": int,
+                "max_depth": int,
+                "max_pages": int,
+                "requests_per_second": float,
                 "keep_deleted": bool,
             }.get(key, str)
             try:
@@ -128,6 +139,12 @@ class IngestSettings:
     run_job: str = field(default="ingest_job", metadata={"env": "INGEST_RUN_JOB"})
     automation: str = field(default="on", metadata={"env": "INGEST_AUTOMATION"})
     celery_broker: str = field(default=CELERY_BROKER_DEFAULT, metadata={"env": "INGEST_CELERY_BROKER"})
+    web_max_depth: int = field(default=5, metadata={"env": "INGEST_WEB_MAX_DEPTH"})
+    web_max_pages: int = field(default=10_000, metadata={"env": "INGEST_WEB_MAX_PAGES"})
+    web_requests_per_second: float = field(default=2.0, metadata={"env": "INGEST_WEB_REQUESTS_PER_SECOND"})
+    web_allowed_private_hosts: str = field(default="", metadata={"env": "INGEST_WEB_ALLOWED_PRIVATE_HOSTS"})
+    web_cache: str = field(default="", metadata={"env": "INGEST_WEB_CACHE"})
+    """Default: `web_crawl.sqlite` in DAGSTER_HOME."""
     sources_file: str = field(default="", metadata={"env": "INGEST_SOURCES_FILE"})
     sources: tuple[SourceSettings, ...] = ()
     """The named sources of the sources file, beside the default one (INGEST_SOURCE_DIR)."""
@@ -149,7 +166,10 @@ class IngestSettings:
                     values[f.name] = kind(raw) if kind is not str else raw
         sources_file = _sources_file(values.get("sources_file", ""), environ)
         sources = load_sources(sources_file) if sources_file else ()
-        return cls(**values, sources=sources, from_environment=frozenset(values))
+        bound = frozenset(values)
+        if not values.get("web_cache") and environ.get("DAGSTER_HOME"):
+            values["web_cache"] = str(Path(environ["DAGSTER_HOME"]) / WEB_CACHE_NAME)
+        return cls(**values, sources=sources, from_environment=bound)
 
     def source_settings(self, name: str) -> SourceSettings:
         """The settings of a named source; KeyError naming the known ones."""
@@ -211,6 +231,11 @@ class IngestSettings:
                 deletion_guard_share=given(named.deletion_guard_share, self.deletion_guard_share),
                 deletion_guard_count=given(named.deletion_guard_count, self.deletion_guard_count),
                 aws_env_prefix=named.aws_env_prefix,
+                web_max_depth=given(named.max_depth, self.web_max_depth),
+                web_max_pages=given(named.max_pages, self.web_max_pages),
+                web_requests_per_second=given(named.requests_per_second, self.web_requests_per_second),
+                web_allowed_private_hosts=self.web_allowed_private_hosts,
+                web_cache_path=self.web_cache,
             )
         return DocumentSource(
             root_dir=self._bound("source_dir"),
@@ -221,6 +246,11 @@ class IngestSettings:
             keep_deleted=self.keep_deleted,
             deletion_guard_share=self.deletion_guard_share,
             deletion_guard_count=self._bound("deletion_guard_count"),
+            web_max_depth=self.web_max_depth,
+            web_max_pages=self.web_max_pages,
+            web_requests_per_second=self.web_requests_per_second,
+            web_allowed_private_hosts=self._bound("web_allowed_private_hosts"),
+            web_cache_path=self.web_cache,
         )
 
     def parser_config(self) -> ParserConfig:

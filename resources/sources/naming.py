@@ -15,8 +15,21 @@ PARTIAL_UPLOAD = "partial upload"
 UNSUPPORTED_TYPE = "unsupported type"
 EXCLUDED = "excluded by pattern"
 NOT_REGULAR = "not a regular file"
-SKIP_REASONS = (UNSUPPORTED_TYPE, HIDDEN, PARTIAL_UPLOAD, EXCLUDED, NOT_REGULAR)
-"""Why a file under the source is not a document. A hidden folder is one entry (`.git/`), not one per file."""
+QUERY_STRING = "query string"
+DISALLOWED = "disallowed by robots.txt"
+REDIRECT_REFUSED = "redirect refused"
+SKIP_REASONS = (
+    UNSUPPORTED_TYPE,
+    HIDDEN,
+    PARTIAL_UPLOAD,
+    EXCLUDED,
+    NOT_REGULAR,
+    QUERY_STRING,
+    DISALLOWED,
+    REDIRECT_REFUSED,
+)
+"""Why a file (or, on a site, a URL) under the source is not a document. A hidden folder is one entry (`.git/`), not
+one per file; the last three are a site's."""
 
 
 class InvalidDocumentName(ValueError):
