@@ -1,37 +1,57 @@
 #!/usr/bin/env python
 """Retrieval quality of the ingestion pipeline on the manuals corpus of `bench/retrieval_corpus.py`.
 
-For every question, a search returns chunks; documents are ranked by their first chunk in the
-hits, and the rank of the expected document gives hit@1, hit@3, hit@5 and MRR@10, per question kind
-(`document`: what a tool is for; `passage`: one option, command or table value in one section).
-For passage questions, `passage-answer` ranks chunks instead: the rank of the first chunk of the
-expected document holding the answer phrase (letters and digits compared, so line breaks,
-hyphenation and Markdown do not matter), i.e. whether the passage itself was retrieved; and
-`sect@1` says whether the first hit comes from the expected section (only where chunks carry one).
+Every question of the corpus is asked of every search of every mode. Questions come in two levels
+and two splits (`bench/retrieval_corpus.py` assigns them):
 
-Modes (`--modes`, comma-separated; each is evaluated with vector and with hybrid search):
+- document-level questions ask for a whole document, in three kinds: `descriptive` (what it is for,
+  in other words), `named` (its name or a term only it uses) and `comparative` (what sets it apart
+  from its family); passage-level questions ask for one option, command or table value;
+- the `tune` half is for choosing ranking weights, the `judge` half for judging the choice.
 
-- `product`  : the real product. `ingestctl ingest` in a subprocess with a fresh DAGSTER_HOME and
-  LanceDB under the work folder, then `ingestion_assets.search.search` (or, if that API moved,
-  `ingestctl search --json`). This measures whatever the pipeline does at the moment.
-- `legacy`   : the parser and chunker of git revision `--baseline-rev` (today's code, loaded from
-  git), plain chunk text embedded;
+The rank of a question at each level:
+
+- `document`: the position of the first result from the expected document in the results as they
+  are returned (what a user of `ingestctl search` sees: several chunks of another document ahead of
+  it push it down);
+- `document-distinct`: the same questions, the rank of the expected document among the distinct
+  documents of the results (documents ranked by their first result);
+- `passage`: the passage questions, ranked as `document-distinct`;
+- `passage-answer`: the rank of the first result of the expected document that holds the answer
+  phrase (letters and digits compared, so line breaks, hyphenation and Markdown do not matter), i.e.
+  whether the passage itself was retrieved; `sect@1` says whether the first result comes from the
+  expected section (where results carry one).
+
+Each level reports hit@1, hit@3, hit@5 and MRR@10 per split (all, tune, judge), and the document
+level per kind.
+
+Modes (`--modes`, comma-separated):
+
+- `product`: the working tree. `ingestctl ingest` in a subprocess with a fresh DAGSTER_HOME and
+  LanceDB under the work folder, then every search the tree declares through its own search API
+  (`bench/retrieval_search.py` in a subprocess: `SEARCH_MODES` of `ingestion_assets.search` when it
+  declares them, otherwise `vector` and `hybrid`; `ingestctl search --json` if the API moved).
+- `baseline`: the same for git revision `--baseline-commit` (the release before document-aware
+  ranking): its tree is exported from git under the work folder and ingests and searches the same
+  corpus files with its own code, in the same invocation.
+- `legacy`: the parser and chunker of git revision `--baseline-rev` (loaded from git), plain chunk
+  text embedded;
 - `structure`: the parser and chunker of the working tree, plain chunk text embedded;
-- `context`  : the same chunks, each embedded with its "title › section" context header.
+- `context`: the same chunks, each embedded with its "title › section" context header;
 - `context-fts`: as `context`, and the full-text index (hybrid) covers the header too;
 - `context-ocr`: as `context`, with OCR of scanned pages (only when tesseract is installed).
 
-The direct modes (all but `product`) run the parser, the chunker, the bundled model
+The direct modes (`legacy`, `structure`, `context*`) run the parser, the chunker, the bundled model
 (sentence-transformers, normalised vectors) and a LanceDB table of their own, with the product's
 search calls (cosine vector search; hybrid = vector + a full-text index on the stored chunk text,
 or on header + text for `context-fts`, fused by LanceDB's reciprocal-rank reranker), so that they
 compare on identical footing in one invocation. Parse speed (seconds per PDF page, median of 5
-passes over the corpus PDFs, no OCR, baseline and working-tree parsers interleaved) is measured in
-the same invocation.
+passes over the corpus PDFs, no OCR, `--baseline-rev` and working-tree parsers interleaved) is
+measured in the same invocation unless `--no-speed`.
 
 Usage::
 
-    python bench/retrieval.py WORK_DIR [--modes product,legacy,structure,context] [--k 40]
+    python bench/retrieval.py WORK_DIR [--modes product,baseline] [--k 40] [--baseline-commit 3a85dcc]
 
 Prints a table and writes WORK_DIR/retrieval.json. `evaluate(work_dir, modes)` returns the same dict.
 """
@@ -41,12 +61,14 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import inspect
+import io
 import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -58,15 +80,28 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench import retrieval_corpus  # noqa: E402
-from bench.measure import dagster_home  # noqa: E402
 
 BASELINE_REV = "c68e044"
-"""The commit before issue 14: today's parser and chunker."""
-DEFAULT_MODES = ("product", "legacy", "structure", "context")
+"""The commit before issue 14: the parser and chunker of the `legacy` mode."""
+BASELINE_COMMIT = "3a85dcc"
+"""The release before document-aware ranking (issue 24): the tree of the `baseline` mode."""
+DEFAULT_MODES = ("product", "baseline")
+TREE_MODES = ("product", "baseline")
 CUTOFFS = (1, 3, 5)
 MRR_AT = 10
+SPLITS = ("all", *retrieval_corpus.SPLITS)
+LEVELS = {
+    "document": ("document", "returned"),
+    "document-distinct": ("document", "distinct"),
+    "passage": ("passage", "distinct"),
+    "passage-answer": ("passage", "answer"),
+}
+"""Each level: the questions it takes (their `level`) and the rank it reads."""
+WORKER = Path(__file__).resolve().parent / "retrieval_search.py"
 
 Searcher = Callable[[str, int, bool], list[dict]]
+Hits = dict[str, list[dict]]
+"""The results of one search for every question, by question id."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -75,7 +110,7 @@ Searcher = Callable[[str, int, bool], list[dict]]
 
 
 def document_ranking(hits: list[dict]) -> list[str]:
-    """Documents in the order of their first chunk among the hits."""
+    """Documents in the order of their first result among the hits."""
     seen: list[str] = []
     for hit in hits:
         if hit["doc_id"] not in seen:
@@ -83,45 +118,55 @@ def document_ranking(hits: list[dict]) -> list[str]:
     return seen
 
 
-def score(questions: list[dict], searcher: Searcher, hybrid: bool, k: int) -> dict[str, Any]:
-    """Per kind: ranks of the expected document (documents ranked by first hit); for passage
-    questions also `answer` ranks: the rank of the first chunk of the expected document that holds the
-    answer phrase (the passage itself), among the chunks returned."""
-    per_kind: dict[str, list[dict]] = {}
-    started = time.perf_counter()
-    for q in questions:
-        hits = searcher(q["question"], k, hybrid)
-        ranking = document_ranking(hits)
-        rank = ranking.index(q["doc_id"]) + 1 if q["doc_id"] in ranking else None
-        answer_rank = None
-        if q.get("answer"):
-            needle = retrieval_corpus.normalise(q["answer"])
-            answer_rank = next(
-                (
-                    i
-                    for i, hit in enumerate(hits, 1)
-                    if hit["doc_id"] == q["doc_id"] and needle in retrieval_corpus.normalise(hit["text"])
-                ),
-                None,
-            )
-        first = hits[0] if hits else {}
-        section_hit = None
-        if q.get("section") and first.get("section") is not None:
-            section_hit = (
-                first.get("doc_id") == q["doc_id"] and q["section"].lower() in (first.get("section") or "").lower()
-            )
-        per_kind.setdefault(q["kind"], []).append(
-            {"id": q["id"], "rank": rank, "answer_rank": answer_rank, "section_hit": section_hit}
+def question_ranks(q: dict, hits: list[dict]) -> dict[str, Any]:
+    """The ranks of one question's expected document and passage among `hits` (None: not found)."""
+    ranking = document_ranking(hits)
+    returned = next((i for i, hit in enumerate(hits, 1) if hit["doc_id"] == q["doc_id"]), None)
+    answer = None
+    if q.get("answer"):
+        needle = retrieval_corpus.normalise(q["answer"])
+        answer = next(
+            (
+                i
+                for i, hit in enumerate(hits, 1)
+                if hit["doc_id"] == q["doc_id"] and needle in retrieval_corpus.normalise(hit.get("text") or "")
+            ),
+            None,
         )
-    out: dict[str, Any] = {"seconds": round(time.perf_counter() - started, 2)}
-    for kind, rows in per_kind.items():
-        out[kind] = _summary(rows, "rank")
-        sections = [r["section_hit"] for r in rows if r["section_hit"] is not None]
-        if sections:
-            out[kind]["section@1"] = round(sum(sections) / len(sections), 3)
-        if any(r["answer_rank"] is not None or kind == "passage" for r in rows):
-            out[f"{kind}-answer"] = _summary(rows, "answer_rank")
+    section_hit = None
+    first = hits[0] if hits else {}
+    if q.get("section") and first.get("section") is not None:
+        section_hit = first["doc_id"] == q["doc_id"] and q["section"].lower() in (first["section"] or "").lower()
+    return {
+        "returned": returned,
+        "distinct": ranking.index(q["doc_id"]) + 1 if q["doc_id"] in ranking else None,
+        "answer": answer,
+        "section_hit": section_hit,
+    }
+
+
+def score(questions: list[dict], hits: Hits) -> dict[str, Any]:
+    """Per level and split, and per document-level kind and split: hit@k and MRR@10 of the ranks."""
+    rows = {q["id"]: {**question_ranks(q, hits[q["id"]]), "q": q} for q in questions}
+    out: dict[str, Any] = {"levels": {}, "kinds": {}}
+    for level, (question_level, field) in LEVELS.items():
+        selected = [r for r in rows.values() if r["q"]["level"] == question_level]
+        out["levels"][level] = _by_split(selected, field)
+    for kind in retrieval_corpus.DOCUMENT_KINDS:
+        out["kinds"][kind] = _by_split([r for r in rows.values() if r["q"]["kind"] == kind], "returned")
+    out["ranks"] = {
+        qid: {field: r[field] for level, (question_level, field) in LEVELS.items() if question_level == r["q"]["level"]}
+        for qid, r in rows.items()
+    }
     return out
+
+
+def _by_split(rows: list[dict], field: str) -> dict[str, dict]:
+    return {
+        split: _summary(chosen, field)
+        for split in SPLITS
+        if (chosen := [r for r in rows if split == "all" or r["q"]["split"] == split])
+    }
 
 
 def _summary(rows: list[dict], field: str) -> dict[str, Any]:
@@ -130,24 +175,39 @@ def _summary(rows: list[dict], field: str) -> dict[str, Any]:
     for cutoff in CUTOFFS:
         summary[f"hit@{cutoff}"] = round(sum(r[field] is not None and r[field] <= cutoff for r in rows) / n, 3)
     summary[f"mrr@{MRR_AT}"] = round(sum(1 / r[field] for r in rows if r[field] and r[field] <= MRR_AT) / n, 3)
-    summary["ranks"] = {r["id"]: r[field] for r in rows}
+    sections = [r["section_hit"] for r in rows if field == "answer" and r["section_hit"] is not None]
+    if sections:
+        summary["section@1"] = round(sum(sections) / len(sections), 3)
     return summary
 
 
 # --------------------------------------------------------------------------------------------
-# Product mode: the real pipeline through ingestctl
+# Tree modes: a whole tree of the product, through its own ingestctl and search
 # --------------------------------------------------------------------------------------------
 
 
-def product_env(work: Path, corpus: Path) -> dict[str, str]:
-    home = work / "dagster_home"
+def export_tree(rev: str, folder: Path) -> str:
+    """The files of git revision `rev` of this repository, written to `folder`; returns the full commit."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    archive = subprocess.run(["git", "archive", "--format=tar", commit], cwd=REPO, capture_output=True, check=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(folder, filter="data")
+    return commit
+
+
+def tree_env(code: Path, folder: Path, corpus: Path) -> dict[str, str]:
+    """The environment of a tree's `ingestctl`: its own code first on the path, its own instance and store."""
     return {
         **os.environ,
-        "DAGSTER_HOME": str(home),
-        "LANCEDB_URI": str(work / "lancedb"),
+        "DAGSTER_HOME": str(folder / "dagster_home"),
+        "LANCEDB_URI": str(folder / "lancedb"),
         "INGEST_SOURCE_DIR": str(corpus),
         "HF_HUB_OFFLINE": "1",
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": str(code),
     }
 
 
@@ -156,53 +216,56 @@ def ingestctl() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "ingestctl"]
 
 
-def product_ingest(work: Path, corpus: Path) -> dict[str, Any]:
+def tree_ingest(code: Path, folder: Path, corpus: Path) -> dict[str, Any]:
+    """`ingestctl ingest CORPUS` of the tree at `code` into a fresh instance and store under `folder`."""
     for sub in ("dagster_home", "lancedb"):
-        shutil.rmtree(work / sub, ignore_errors=True)
-    dagster_home(work / "dagster_home")
+        shutil.rmtree(folder / sub, ignore_errors=True)
+    (folder / "dagster_home").mkdir(parents=True)
+    shutil.copy(code / "dagster.yaml", folder / "dagster_home" / "dagster.yaml")
+    env = tree_env(code, folder, corpus)
     started = time.perf_counter()
-    result = subprocess.run(
-        [*ingestctl(), "ingest", str(corpus)], env=product_env(work, corpus), cwd=REPO, capture_output=True, text=True
-    )
+    result = subprocess.run([*ingestctl(), "ingest", str(corpus)], env=env, cwd=code, capture_output=True, text=True)
     seconds = time.perf_counter() - started
-    (work / "ingest.log").write_text(result.stdout + "\n" + result.stderr)
+    (folder / "ingest.log").write_text(result.stdout + "\n" + result.stderr)
     if result.returncode not in (0, 1):
-        raise RuntimeError(f"ingestctl ingest failed ({result.returncode}); see {work / 'ingest.log'}")
+        raise RuntimeError(f"ingestctl ingest failed ({result.returncode}); see {folder / 'ingest.log'}")
     return {"ingest_seconds": round(seconds, 1), "ingest_exit": result.returncode}
 
 
-def product_searcher(work: Path, corpus: Path) -> tuple[Searcher, str]:
-    """The product's own search function, or the CLI if that API moved."""
-    try:
-        from ingestion_assets.search import search
-        from resources.embedding_model import EmbeddingModel
-        from resources.lancedb_store import LanceDBStore
-
-        store, model = LanceDBStore(uri=str(work / "lancedb")), EmbeddingModel()
-
-        def call(query: str, k: int, hybrid: bool) -> list[dict]:
-            return [_hit_dict(h) for h in search(store, model, query, k, hybrid)]
-
-        call("smoke test", 1, False)
-        call("smoke test", 1, True)
-        return call, "ingestion_assets.search.search"
-    except Exception as exc:  # the API moved: the CLI is the stable contract
-        print(f"  (search API not usable: {type(exc).__name__}: {exc}; using ingestctl search --json)")
-    env = product_env(work, corpus)
-
-    def cli(query: str, k: int, hybrid: bool) -> list[dict]:
-        command = [*ingestctl(), "search", query, "-k", str(k), "--json", *(["--hybrid"] if hybrid else [])]
-        result = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, check=True)
-        data = json.loads(result.stdout)
-        return data["hits"] if isinstance(data, dict) else data
-
-    return cli, "ingestctl search --json"
+def tree_searches(code: Path, folder: Path, corpus: Path, questions_file: Path, k: int) -> dict[str, Any]:
+    """Every question through every search the tree at `code` declares (`bench/retrieval_search.py`)."""
+    out = folder / "hits.json"
+    command = [sys.executable, "-P", str(WORKER), str(questions_file), str(out), str(k)]
+    result = subprocess.run(command, env=tree_env(code, folder, corpus), cwd=code, capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"search worker failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    if result.stderr.strip():
+        print("  " + result.stderr.strip().replace("\n", "\n  "))
+    return json.loads(out.read_text())
 
 
-def _hit_dict(hit: Any) -> dict:
-    if hasattr(hit, "to_dict"):
-        return hit.to_dict()
-    return dict(hit.__dict__) if hasattr(hit, "__dict__") else dict(hit)
+def run_tree(code: Path, folder: Path, corpus: Path, questions: list[dict], k: int) -> dict[str, Any]:
+    """Ingest the corpus and search it with the tree at `code`; the metrics of each of its searches."""
+    info = tree_ingest(code, folder, corpus)
+    questions_file = folder / "questions.json"
+    questions_file.write_text(json.dumps(questions))
+    found = tree_searches(code, folder, corpus, questions_file, k)
+    if not found["indexed_documents"]:
+        raise RuntimeError(f"nothing searchable after ingestion; see {folder / 'ingest.log'}")
+    info.update(
+        {
+            "search_via": found["via"],
+            "default_search": found["default"],
+            "indexed_documents": found["indexed_documents"],
+            "searches": {},
+        }
+    )
+    for name, search in found["searches"].items():
+        info["searches"][name] = {
+            "ms_per_query": round(1000 * search["seconds"] / len(questions), 1),
+            **score(questions, search["hits"]),
+        }
+    return info
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,6 +451,46 @@ def pymupdf4llm_speed(files: list[tuple[str, bytes]], repeats: int = 3) -> dict[
 # --------------------------------------------------------------------------------------------
 
 
+def direct_mode(
+    mode: str, files: list[tuple[str, bytes]], baseline: Any, model: Model, work: Path, questions: list[dict], k: int
+) -> dict[str, Any] | None:
+    """A direct mode's chunks in a table of its own, searched by vector and hybrid; None when it cannot run."""
+    import ingestion_assets.chunking as current_chunking
+    import ingestion_assets.parsing as current_parsing
+
+    if mode == "legacy":
+        if baseline is None:
+            return None
+        parsing, chunking = baseline
+    else:
+        parsing, chunking = current_parsing, current_chunking
+    ocr = mode == "context-ocr"
+    if ocr and not shutil.which("tesseract"):
+        print("  tesseract is not installed: skipping context-ocr")
+        return None
+    started = time.perf_counter()
+    rows = build_chunks(files, parsing, chunking, model, ocr=ocr)
+    embed_field = "embed" if mode.startswith("context") else "text"
+    fts_field = "embed" if mode == "context-fts" else "text"
+    folder = Path(tempfile.mkdtemp(prefix=f"lancedb-{mode}-", dir=work))
+    searcher = direct_searcher(rows, model, embed_field, folder, fts_field)
+    info: dict[str, Any] = {
+        "chunks": len(rows),
+        "max_embedded_tokens": max(r["tokens"] if embed_field == "embed" else 0 for r in rows),
+        "index_seconds": round(time.perf_counter() - started, 1),
+        "default_search": "hybrid",
+        "searches": {},
+    }
+    for name, hybrid in (("vector", False), ("hybrid", True)):
+        started = time.perf_counter()
+        hits = {q["id"]: searcher(q["question"], k, hybrid) for q in questions}
+        info["searches"][name] = {
+            "ms_per_query": round(1000 * (time.perf_counter() - started) / len(questions), 1),
+            **score(questions, hits),
+        }
+    return info
+
+
 def evaluate(
     work: Path,
     modes: tuple[str, ...] | list[str] = DEFAULT_MODES,
@@ -396,6 +499,7 @@ def evaluate(
     seed: int = 14,
     speed: bool = True,
     compare_pymupdf4llm: bool = False,
+    baseline_commit: str = BASELINE_COMMIT,
 ) -> dict[str, Any]:
     """Generate the corpus under `work`, evaluate every mode and return (and write) the metrics."""
     work = Path(work)
@@ -403,20 +507,25 @@ def evaluate(
     shutil.rmtree(corpus, ignore_errors=True)
     questions = retrieval_corpus.generate(corpus, seed)
     files = corpus_files(corpus)
+    counts = {
+        f"{q_kind}/{split}": sum(q["kind"] == q_kind and q["split"] == split for q in questions)
+        for q_kind in retrieval_corpus.LEVELS
+        for split in retrieval_corpus.SPLITS
+    }
     results: dict[str, Any] = {
-        "corpus": {"documents": len(files), "questions": len(questions), "seed": seed, "k_chunks": k},
+        "corpus": {"documents": len(files), "questions": len(questions), "by_kind": counts, "seed": seed, "k": k},
         "modes": {},
     }
     print(f"corpus: {len(files)} documents, {len(questions)} questions in {corpus}")
 
-    needs_model = [m for m in modes if m != "product"]
-    model = Model() if needs_model else None
+    direct = [m for m in modes if m not in TREE_MODES]
+    model = Model() if direct else None
     baseline = None
     if "legacy" in modes or speed:
         try:
             baseline = load_baseline(baseline_rev)
-        except (subprocess.CalledProcessError, FileNotFoundError) as exc:
-            print(f"  baseline {baseline_rev} not available from git ({exc}); skipping it")
+        except (subprocess.CalledProcessError, FileNotFoundError, ImportError) as exc:
+            print(f"  parser and chunker of {baseline_rev} not loadable ({exc}); skipping them")
 
     if speed:
         import ingestion_assets.parsing as current_parsing
@@ -435,40 +544,16 @@ def evaluate(
 
     for mode in modes:
         print(f"mode {mode} ...", flush=True)
-        info: dict[str, Any] = {}
         if mode == "product":
-            info.update(product_ingest(work, corpus))
-            searcher, via = product_searcher(work, corpus)
-            info["search_via"] = via
+            info = {"tree": "working tree", **run_tree(REPO, work / "product", corpus, questions, k)}
+        elif mode == "baseline":
+            folder = work / f"baseline-{baseline_commit}"
+            commit = export_tree(baseline_commit, folder / "code")
+            info = {"tree": commit, **run_tree(folder / "code", folder, corpus, questions, k)}
         else:
-            import ingestion_assets.chunking as current_chunking
-            import ingestion_assets.parsing as current_parsing
-
-            if mode == "legacy":
-                if baseline is None:
-                    continue
-                parsing, chunking = baseline
-            else:
-                parsing, chunking = current_parsing, current_chunking
-            ocr = mode == "context-ocr"
-            if ocr and not shutil.which("tesseract"):
-                print("  tesseract is not installed: skipping context-ocr")
+            info = direct_mode(mode, files, baseline, model, work, questions, k)
+            if info is None:
                 continue
-            started = time.perf_counter()
-            rows = build_chunks(files, parsing, chunking, model, ocr=ocr)
-            embed_field = "embed" if mode.startswith("context") else "text"
-            fts_field = "embed" if mode == "context-fts" else "text"
-            folder = Path(tempfile.mkdtemp(prefix=f"lancedb-{mode}-", dir=work))
-            searcher = direct_searcher(rows, model, embed_field, folder, fts_field)
-            info.update(
-                {
-                    "chunks": len(rows),
-                    "max_embedded_tokens": max(r["tokens"] if embed_field == "embed" else 0 for r in rows),
-                    "index_seconds": round(time.perf_counter() - started, 1),
-                }
-            )
-        for hybrid in (False, True):
-            info["hybrid" if hybrid else "vector"] = score(questions, searcher, hybrid, k)
         results["modes"][mode] = info
 
     (work / "retrieval.json").write_text(json.dumps(results, indent=1))
@@ -476,28 +561,48 @@ def evaluate(
 
 
 def format_table(results: dict[str, Any]) -> str:
-    lines = []
-    header = (
-        f"{'mode':<12} {'search':<7} {'kind':<15} {'n':>3} "
-        + " ".join(f"{'hit@' + str(c):>6}" for c in CUTOFFS)
-        + f" {'MRR@10':>7} {'sect@1':>7}"
-    )
-    lines.append(header)
-    lines.append("-" * len(header))
-    for mode, info in results["modes"].items():
-        for search_kind in ("vector", "hybrid"):
-            for kind in ("document", "passage", "passage-answer"):
-                m = info[search_kind].get(kind)
-                if not m:
-                    continue
-                cells = " ".join(f"{m[f'hit@{c}']:>6.3f}" for c in CUTOFFS)
-                section = f"{m['section@1']:>7.3f}" if "section@1" in m else f"{'-':>7}"
-                lines.append(
-                    f"{mode:<12} {search_kind:<7} {kind:<15} {m['n']:>3} {cells} {m['mrr@10']:>7.3f} {section}"
+    """Levels by split, then the document-level kinds of the judge split, then timings."""
+    modes = results["modes"]
+    labels = {
+        (mode, name): name + ("*" if name == info.get("default_search") else "")
+        for mode, info in modes.items()
+        for name in info["searches"]
+    }
+    mw = max([len("mode"), *(len(mode) for mode in modes)])
+    sw = max([len("search"), *(len(label) for label in labels.values())])
+    splits = [s for s in SPLITS if s != "all"]
+    cells = f"{'n':>4} {'MRR@10':>7} {'hit@1':>6} {'hit@3':>6}"
+    header = f"{'mode':<{mw}} {'search':<{sw}} {'level':<18}" + "".join(f" | {s}: {cells}" for s in splits)
+    lines = [header + f" | {'sect@1':>6}", "-" * (len(header) + 9)]
+    for (mode, name), label in labels.items():
+        for level, by_split in modes[mode]["searches"][name]["levels"].items():
+            row = f"{mode:<{mw}} {label:<{sw}} {level:<18}"
+            for split in splits:
+                m = by_split.get(split)
+                pad = " " * (len(split) + 2)
+                row += (
+                    f" | {pad}{m['n']:>4} {m['mrr@10']:>7.3f} {m['hit@1']:>6.3f} {m['hit@3']:>6.3f}"
+                    if m
+                    else f" | {pad}{'-':>4}{'':>22}"
                 )
+            section = by_split.get("judge", {}).get("section@1")
+            lines.append(row + (f" | {section:>6.3f}" if section is not None else " |"))
+    lines += ["* the search `ingestctl search` runs without a flag in that tree; sect@1 on the judge split", ""]
+    kinds = retrieval_corpus.DOCUMENT_KINDS
+    if labels:
+        mode, name = next(iter(labels))
+        n = {kind: modes[mode]["searches"][name]["kinds"][kind]["judge"]["n"] for kind in kinds}
+        header = f"{'mode':<{mw}} {'search':<{sw}}" + "".join(f" | {f'{kind} (n={n[kind]})':<19}" for kind in kinds)
+        lines += ["judge split, document level by kind: MRR@10 hit@1 hit@3", header.rstrip(), "-" * len(header)]
+        for (mode, name), label in labels.items():
+            row = f"{mode:<{mw}} {label:<{sw}}"
+            for kind in kinds:
+                m = modes[mode]["searches"][name]["kinds"][kind]["judge"]
+                row += f" | {m['mrr@10']:.3f} {m['hit@1']:.3f} {m['hit@3']:.3f}".ljust(22)
+            lines.append(row.rstrip())
+        lines.append("")
     speed = results.get("parse_speed")
     if speed:
-        lines.append("")
         for name, s in speed.items():
             if isinstance(s, dict):
                 lines.append(
@@ -506,27 +611,40 @@ def format_table(results: dict[str, Any]) -> str:
         if "current_vs_baseline" in speed:
             lines.append(f"parse speed current/baseline: {speed['current_vs_baseline']:.2f}x")
     for mode, info in results["modes"].items():
-        extra = {k: v for k, v in info.items() if k not in ("vector", "hybrid")}
+        extra = {key: v for key, v in info.items() if key != "searches"}
+        extra["ms_per_query"] = {name: s["ms_per_query"] for name, s in info["searches"].items()}
         lines.append(f"{mode}: {extra}")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("work", type=Path, help="work folder (the corpus, LanceDB and results go here)")
+    parser.add_argument("work", type=Path, help="work folder (the corpus, the trees' stores and the results go here)")
     parser.add_argument(
         "--modes", default=",".join(DEFAULT_MODES), help=f"comma-separated, default {','.join(DEFAULT_MODES)}"
     )
+    parser.add_argument("--k", type=int, default=40, help="results retrieved per question")
     parser.add_argument(
-        "--k", type=int, default=40, help="chunks retrieved per question (documents ranked by first hit)"
+        "--baseline-commit", default=BASELINE_COMMIT, help="the tree of the `baseline` mode (default %(default)s)"
     )
-    parser.add_argument("--baseline-rev", default=BASELINE_REV)
+    parser.add_argument(
+        "--baseline-rev", default=BASELINE_REV, help="the parser of `legacy` and of parse speed (default %(default)s)"
+    )
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--no-speed", action="store_true", help="skip the parse-speed measurement")
     parser.add_argument("--pymupdf4llm", action="store_true", help="also time pymupdf4llm.to_markdown per page")
     args = parser.parse_args()
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
-    results = evaluate(args.work, modes, args.k, args.baseline_rev, args.seed, not args.no_speed, args.pymupdf4llm)
+    results = evaluate(
+        args.work,
+        modes,
+        args.k,
+        args.baseline_rev,
+        args.seed,
+        not args.no_speed,
+        args.pymupdf4llm,
+        args.baseline_commit,
+    )
     print()
     print(format_table(results))
     print(f"\nwritten: {args.work / 'retrieval.json'}")

@@ -1,11 +1,14 @@
 #!/usr/bin/env python
 """A deterministic retrieval-evaluation corpus: technical manuals and READMEs, and questions.
 
-Thirty documents about fictional command-line tools and libraries, in six families whose members
-share vocabulary on purpose (backup tools all talk about retention, compression and bandwidth;
-web tools about timeouts and TLS; job runners about retries), so that a question about one passage
-of one manual is hard: the words of the question appear in several documents, the answer in one
-section of one of them.
+Documents about fictional command-line tools and libraries, in six families whose members share
+vocabulary on purpose (backup tools all talk about retention, compression and bandwidth; web tools
+about timeouts and TLS; job runners about retries), so that a question about one passage of one
+manual is hard: the words of the question appear in several documents, the answer in one section of
+one of them. Each family also has a handbook or guide that names its tools and covers their shared
+topics in many sections, and a few company documents (an overview of the tools, a runbook, an
+incident review) name tools of several families: the documents whose chunks crowd out the one a
+question about a whole document asks for.
 
 Formats, as they arrive in a real inbox:
 
@@ -20,13 +23,21 @@ Formats, as they arrive in a real inbox:
 The texts are data in `bench/retrieval_corpus/`: `documents.json` lists the documents in order with
 their metadata (the fields of `Doc`) and questions, one Markdown file per document (its path with the
 suffix `.md`) holds the body, and `faq.json` the questions and answers of each family. The sections
-every manual has (installation, environment, logging, exit status, FAQ, changelog) are added here,
-with random choices that derive from the seed.
+every manual has (installation, environment, logging, exit status, FAQ, changelog) are added here (not
+to the handbooks and guides), with random choices that derive from the seed.
+
+Questions are at two levels. Document-level questions ask for a whole document and come in three
+kinds (`DOCUMENT_KINDS`): `descriptive` ("a tool that keeps hourly snapshots and prunes them by
+age", in the user's words, long or as short as a search-box query), `named` (the tool's name or a
+term only it uses, alone or with a topic its family shares) and `comparative` ("which backup tool,
+unlike the others, can write to tape"). Passage-level questions ask for one option, command or table
+value and give the answer phrase and the section that holds it. Every question has a `split`:
+`tune` for choosing ranking weights, `judge` for judging them (`assign_splits`).
 
 `generate(folder, seed)` writes the files and `<folder>-questions.json` next to the folder (one entry per
-question: id, kind "document" or "passage", question, doc_id relative to the corpus root and, for
-passages, the expected section title) and returns that list. The same seed gives byte-identical
-files.
+question: id, kind, level, split, question, doc_id relative to the corpus root and, for passages, the
+answer phrase and the expected section title) and returns that list. The same seed gives
+byte-identical files.
 
 Usage::
 
@@ -36,6 +47,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html
 import json
 import random
@@ -45,6 +57,11 @@ from pathlib import Path
 
 DATA = Path(__file__).parent / "retrieval_corpus"
 FAQ = json.loads((DATA / "faq.json").read_text(encoding="utf-8"))
+DOCUMENT_KINDS = ("descriptive", "named", "comparative")
+"""Kinds of question about a whole document: what it is for in other words ("a tool that keeps hourly
+snapshots"), by its name or a term only it uses, and what sets it apart from its family."""
+LEVELS = {"passage": "passage", **dict.fromkeys(DOCUMENT_KINDS, "document")}
+SPLITS = ("tune", "judge")
 FAMILY_WORDS = {
     "backup": ("repository", "transfer", "retention", "compression", "bandwidth", "snapshot"),
     "numbers": ("locale", "precision", "rounding", "separator", "format", "digits"),
@@ -72,6 +89,8 @@ class Doc:
     ligatures: bool = False
     header_style: int = 0
     library: bool = False
+    guide: bool = False
+    """A handbook or guide about a whole family: no installation, environment or other tool sections."""
     rng_name: str = ""
     """The name the random choices of the shared sections derive from (default: the tool)."""
     questions: list[dict] = field(default_factory=list)
@@ -237,7 +256,7 @@ SHARED = {"installation": installation, "environment": environment, "logging": l
 
 def extend(doc: Doc, rng: random.Random) -> None:
     """The parts every real manual has: installation, environment, logging, exit status, FAQ, changelog."""
-    if doc.family not in FAQ:
+    if doc.family not in FAQ or doc.guide:
         return
     titles = {b[2] for b in doc.blocks if b[0] == "h"}
     if "Installation" not in titles and "Install" not in titles:
@@ -696,10 +715,30 @@ def generate(folder: Path, seed: int = 14) -> list[dict]:
         path.write_bytes(data)
         for q in doc.questions:
             questions.append(
-                {"id": f"q{len(questions) + 1:02d}", **q, "doc_id": doc.path, "scanned": "/scanned/" in doc.path}
+                {
+                    "id": f"q{len(questions) + 1:03d}",
+                    **q,
+                    "level": LEVELS[q["kind"]],
+                    "doc_id": doc.path,
+                    "scanned": "/scanned/" in doc.path,
+                }
             )
+    assign_splits(questions)
     (folder.parent / f"{folder.name}-questions.json").write_text(json.dumps(questions, indent=1))
     return questions
+
+
+def assign_splits(questions: list[dict]) -> None:
+    """Give every question its `split`: within each level and kind, the questions ordered by the SHA-256
+    of their text alternate between `tune` (for choosing weights) and `judge` (for judging them), so
+    that each stratum is halved and the split does not depend on the order of the documents."""
+    strata: dict[tuple[str, str], list[dict]] = {}
+    for q in questions:
+        strata.setdefault((q["level"], q["kind"]), []).append(q)
+    for stratum in strata.values():
+        stratum.sort(key=lambda q: hashlib.sha256(q["question"].encode()).hexdigest())
+        for i, q in enumerate(stratum):
+            q["split"] = SPLITS[i % 2]
 
 
 def main() -> None:
@@ -708,7 +747,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=14)
     args = parser.parse_args()
     questions = generate(args.out, args.seed)
-    kinds = {k: sum(q["kind"] == k for q in questions) for k in ("document", "passage")}
+    kinds = {f"{k}/{s}": sum(q["kind"] == k and q["split"] == s for q in questions) for k in LEVELS for s in SPLITS}
     files = sorted(p for p in args.out.rglob("*") if p.is_file())
     print(f"{len(files)} documents, {len(questions)} questions {kinds} in {args.out}")
 
