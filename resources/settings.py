@@ -166,6 +166,7 @@ class IngestSettings:
                     values[f.name] = kind(raw) if kind is not str else raw
         sources_file = _sources_file(values.get("sources_file", ""), environ)
         sources = load_sources(sources_file) if sources_file else ()
+        _refuse_overlaps({"default": values.get("source_dir", cls.source_dir), **{s.name: s.location for s in sources}})
         bound = frozenset(values)
         if not values.get("web_cache") and environ.get("DAGSTER_HOME"):
             values["web_cache"] = str(Path(environ["DAGSTER_HOME"]) / WEB_CACHE_NAME)
@@ -301,6 +302,30 @@ class IngestSettings:
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
+
+
+def _refuse_overlaps(locations: Mapping[str, str]) -> None:
+    """ValueError when one source lies inside another: its files would be ingested twice, under two ids."""
+    roots = {name: _root_of(location) for name, location in locations.items()}
+    for name, root in roots.items():
+        for other, other_root in roots.items():
+            if name != other and root.startswith(other_root):
+                raise ValueError(
+                    f"source {name!r} ({locations[name]}) lies inside source {other!r} ({locations[other]}): "
+                    "its documents would be ingested twice under two ids; point one elsewhere"
+                    if root != other_root
+                    else f"sources {name!r} and {other!r} have the same location {locations[name]}"
+                )
+
+
+def _root_of(location: str) -> str:
+    """A location as a prefix that another location inside it starts with."""
+    value = location.strip()
+    if "://" in value and not value.lower().startswith("file://"):
+        return value.rstrip("/") + "/"
+    from resources.sources.folder import local_path
+
+    return str(local_path(value)).rstrip("/") + "/"
 
 
 def _sources_file(configured: str, environ: Mapping[str, str]) -> Path | None:

@@ -83,6 +83,12 @@ def test_sources_file_is_found_beside_dagster_yaml_or_named_by_the_environment(t
     assert IngestSettings.from_env({"DAGSTER_HOME": str(tmp_path)}).source_names == []
     with pytest.raises(ValueError, match="INGEST_SOURCES_FILE='/nowhere.yaml': no such file"):
         IngestSettings.from_env({"INGEST_SOURCES_FILE": "/nowhere.yaml"})
+    inside = write_sources(tmp_path / "inside.yaml", {"sub": {"location": str(home / "sub")}})
+    with pytest.raises(ValueError, match="source 'sub' .* lies inside source 'default'"):
+        IngestSettings.from_env({"INGEST_SOURCE_DIR": str(home), "INGEST_SOURCES_FILE": str(inside)})
+    twice = write_sources(tmp_path / "twice.yaml", {"a": {"location": "s3://b/p/"}, "b": {"location": "s3://b/p"}})
+    with pytest.raises(ValueError, match="sources 'a' and 'b' have the same location"):
+        IngestSettings.from_env({"INGEST_SOURCES_FILE": str(twice)})
     for bad in ("Handbook", "2docs", "ingestion", "a-b"):
         write_sources(other, {bad: {"location": str(tmp_path)}})
         with pytest.raises(ValueError, match="source name"):
