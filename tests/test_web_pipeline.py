@@ -180,3 +180,22 @@ def test_sensors_and_nightly_schedules_of_three_kinds_of_source(
     remaining = set(rows_by_source(store)["documents"])
     assert "docs:faq.html" not in remaining and "reports:annual.md" not in remaining
     assert "handbook:desks.md" in remaining
+
+
+def test_ingestctl_ingest_url_outside_every_source(tmp_path, site):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    env = cli_env(tmp_path, inbox, INGEST_WEB_ALLOWED_PRIVATE_HOSTS="127.0.0.1", INGEST_WEB_REQUESTS_PER_SECOND="500")
+    env["INGEST_WEB_MAX_DEPTH"] = str(CHAIN + 2)
+    done = ingestctl("ingest", site.url("/docs/guide/"), "--json", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["source"] == site.url("/docs/guide/") and summary["source_name"] == "default"
+    store = LanceDBStore(uri=env["LANCEDB_URI"])
+    stored = set(rows_by_source(store)["embeddings"])
+    assert {"index.html", "intro"} <= stored and all(":" not in doc_id for doc_id in stored)
+
+    (tmp_path / "other").mkdir()
+    refused = cli_env(tmp_path / "other", inbox)
+    denied = ingestctl("ingest", site.url("/docs/"), env=refused, cwd=tmp_path)
+    assert denied.returncode == 2 and "INGEST_WEB_ALLOWED_PRIVATE_HOSTS" in denied.stderr
