@@ -274,6 +274,23 @@ def test_a_named_source_has_its_own_sensor_backfill_and_purge(instance, store, i
     context = dg.build_schedule_context(instance=instance, resources=schedule_resources)
     nightly = definitions.resolve_schedule_def("handbook_nightly_backfill")(context)
     assert isinstance(nightly, dg.SkipReason) and "up to date" in nightly.skip_message
+    from ingestctl.instance import CliContext
+    from ingestctl.metrics import build_registry
+    from tests.test_metrics import _scrape
+
+    samples = _scrape(build_registry(CliContext.from_env()))
+
+    def documents(source: str, state: str) -> float:
+        return samples[("ingest_documents", (("phase", "embeddings"), ("source", source), ("state", state)))]
+
+    assert documents("handbook", "materialized") == 2 and documents("default", "materialized") == 1
+    assert samples[("ingest_embeddings_rows", (("source", "handbook"),))] == 2
+    assert samples[("ingest_embeddings_rows", (("source", "default"),))] == 1
+    assert (
+        "ingest_sensor_last_tick_seconds",
+        (("sensor", "handbook_sensor"),),
+    ) not in samples  # never ticked by a daemon
+
     (handbook / "c.md").unlink()
     purges = definitions.resolve_schedule_def("nightly_purge")(context)
     assert [r.run_config["ops"]["purge_documents"]["config"] for r in purges] == [
