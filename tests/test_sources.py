@@ -286,10 +286,6 @@ def test_a_named_source_has_its_own_sensor_backfill_and_purge(instance, store, i
     assert documents("handbook", "materialized") == 2 and documents("default", "materialized") == 1
     assert samples[("ingest_embeddings_rows", (("source", "handbook"),))] == 2
     assert samples[("ingest_embeddings_rows", (("source", "default"),))] == 1
-    assert (
-        "ingest_sensor_last_tick_seconds",
-        (("sensor", "handbook_sensor"),),
-    ) not in samples  # never ticked by a daemon
 
     (handbook / "c.md").unlink()
     purges = definitions.resolve_schedule_def("nightly_purge")(context)
