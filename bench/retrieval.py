@@ -54,6 +54,7 @@ Usage::
     python bench/retrieval.py WORK_DIR [--modes product,baseline] [--k 40] [--baseline-commit 3a85dcc]
 
 Prints a table and writes WORK_DIR/retrieval.json. `evaluate(work_dir, modes)` returns the same dict.
+`bench/retrieval_tune.py WORK_DIR` then searches the weights of the `ranked` mode on the tune questions.
 """
 
 from __future__ import annotations

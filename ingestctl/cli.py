@@ -56,18 +56,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--skipped", action="store_true", help="the files of the last listing that are not documents, with the reason"
     )
 
-    search = sub.add_parser("search", help="hybrid (or vector) search over the embeddings")
+    search = sub.add_parser("search", help="search the embeddings: ranked by document (the default), hybrid or vector")
     search.add_argument("query")
-    search.add_argument("-k", type=int, default=5, help="number of hits (default 5)")
+    search.add_argument("-k", type=int, default=5, help="number of hits, or of documents with --documents (default 5)")
     mode = search.add_mutually_exclusive_group()
     mode.add_argument(
-        "--hybrid",
-        dest="hybrid",
-        action="store_true",
-        default=True,
-        help="vector + full-text (BM25), fused by reciprocal rank (the default)",
+        "--mode",
+        metavar="MODE",
+        help="`ranked` (the default: similarity and full-text score, documents also judged by their opening "
+        "passage, few passages of one document at the top), `hybrid` or `vector`",
     )
-    mode.add_argument("--vector", dest="hybrid", action="store_false", help="vector search only (cosine similarity)")
+    mode.add_argument(
+        "--hybrid",
+        dest="mode",
+        action="store_const",
+        const="hybrid",
+        help="vector + full-text (BM25), fused by reciprocal rank (--mode hybrid)",
+    )
+    mode.add_argument(
+        "--vector", dest="mode", action="store_const", const="vector", help="cosine similarity only (--mode vector)"
+    )
+    search.add_argument(
+        "--documents", action="store_true", help="the best documents, each with its best passages and their sections"
+    )
+    search.add_argument(
+        "--passages", type=int, default=3, metavar="N", help="passages per document with --documents (default 3)"
+    )
     search.add_argument("--source", metavar="NAME", help="only passages of this source's documents")
     search.add_argument("--json", action="store_true")
 
@@ -142,7 +156,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return query.run_skipped(args.json, args.source)
         return query.run_status(args.docs, args.json, args.failed, args.source)
     if args.command == "search":
-        return query.run_search(args.query, args.k, args.hybrid, args.json, args.source)
+        return query.run_search(
+            args.query, args.k, args.mode, args.json, args.source, documents=args.documents, passages=args.passages
+        )
     return query.run_report(args.json, args.refresh)
 
 

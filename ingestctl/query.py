@@ -81,26 +81,51 @@ def run_skipped(as_json: bool, source_name: str | None = None) -> int:
     return 0
 
 
-def run_search(query: str, k: int, hybrid: bool, as_json: bool, source_name: str | None = None) -> int:
-    from ingestion_assets.search import SearchUnavailable, search
+def run_search(
+    query: str,
+    k: int,
+    mode: str | None,
+    as_json: bool,
+    source_name: str | None = None,
+    documents: bool = False,
+    passages: int = 3,
+) -> int:
+    """`ingestctl search`: the best passages for `query` by `mode` (None: the default mode), or with `documents`
+    the best documents, each with up to `passages` of its best passages."""
+    from ingestion_assets.search import SEARCH_MODES, DocumentHit, Hit, SearchUnavailable, search, search_documents
 
     cli = CliContext.from_env()
+    if mode is not None and mode not in SEARCH_MODES:
+        print(f"ingestctl search: no search mode {mode!r}; modes: {', '.join(SEARCH_MODES)}", file=sys.stderr)
+        return 2
     if source_name is not None and source_name not in cli.source_names:
         print(f"ingestctl search: no source named {source_name!r}; sources: {', '.join(cli.source_names)}")
         return 2
     try:
-        hits = search(cli.store, cli.embedder, query, k, hybrid, source=source_name)
+        found: list[DocumentHit] | list[Hit] = (
+            search_documents(cli.store, cli.embedder, query, k, passages, source=source_name, mode=mode)
+            if documents
+            else search(cli.store, cli.embedder, query, k, source=source_name, mode=mode)
+        )
     except SearchUnavailable as exc:
         print(f"ingestctl search: {exc}", file=sys.stderr)
         return 1
     if as_json:
-        print(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))
+        print(json.dumps([r.to_dict() for r in found], indent=2, ensure_ascii=False))
         return 0
-    for rank, hit in enumerate(hits, 1):
+
+    def place(hit: Hit) -> str:
         pages = f"p.{hit.page_start}" if hit.page_start == hit.page_end else f"pp.{hit.page_start}-{hit.page_end}"
-        section = f"  § {hit.section}" if hit.section else ""
-        print(f"{rank:>2}. {hit.score:.4f}  {hit.doc_id}  {pages}{section}\n    {hit.snippet()}")
-    if not hits:
+        return pages + (f"  § {hit.section}" if hit.section else "")
+
+    for rank, result in enumerate(found, 1):
+        if isinstance(result, DocumentHit):
+            print(f"{rank:>2}. {result.score:.4f}  {result.doc_id}" + (f"  {result.title}" if result.title else ""))
+            for hit in result.passages:
+                print(f"      {place(hit)}\n        {hit.snippet()}")
+        else:
+            print(f"{rank:>2}. {result.score:.4f}  {result.doc_id}  {place(result)}\n    {result.snippet()}")
+    if not found:
         print("no hits")
     return 0
 

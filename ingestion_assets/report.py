@@ -143,7 +143,7 @@ def build_report(
     queries = []
     for entry in load_sample_queries(settings.sample_queries, settings.sample_min_score):
         try:
-            hits = [h for h in search(store, model, entry["query"], k=3) if h.score >= entry["min_score"]]
+            hits = [h for h in search(store, model, entry["query"], k=3) if h.similarity >= entry["min_score"]]
         except SearchUnavailable:
             hits = []
         docs = [h.doc_id for h in hits]
@@ -152,7 +152,7 @@ def build_report(
                 **entry,
                 "hits": len(hits),
                 "top_doc": docs[0] if docs else "",
-                "top_score": hits[0].score if hits else None,
+                "top_score": hits[0].similarity if hits else None,
                 "expected_in_top3": (entry["expected_doc"] in docs) if entry["expected_doc"] else None,
             }
         )

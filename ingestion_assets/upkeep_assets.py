@@ -74,7 +74,7 @@ def build_ingestion_report(settings: ReportSettings, families: Sequence[Family])
         description=(
             "Is the store complete and queryable? Totals per table and per state, drift, the table-wide checks "
             "(recorded as this asset's checks), held deletions, timings of recent runs and the hits of the sample "
-            "queries (INGEST_SAMPLE_QUERIES, YAML; a hit is a chunk scoring at least min_score, default "
+            "queries (INGEST_SAMPLE_QUERIES, YAML; a hit is a chunk whose cosine similarity to the query is at least min_score, default "
             "INGEST_SAMPLE_MIN_SCORE). `ready_for_queries` is true only when every check passes and every sample "
             "query returns hits. Refreshed by `report_sensor` after ingestion changed something (at most once per "
             "INGEST_REPORT_INTERVAL_S) and by the nightly maintenance."

@@ -462,10 +462,14 @@ class LanceDBStore(dg.ConfigurableResource):
         return table.count_rows() if of_source is True else table.count_rows(of_source.to_sql())
 
     def search_embeddings(
-        self, vector: Any, k: int, text: str | None = None, source: str | None = None
+        self, vector: Any | None, k: int, text: str | None = None, source: str | None = None
     ) -> list[dict[str, Any]]:
-        """The `k` nearest chunks (of one source, or of all) by cosine similarity (`score`), or with `text` by
-        vector and full-text search fused by reciprocal rank (`score` is the RRF score)."""
+        """The `k` nearest chunks (of one source, or of all) by cosine similarity (`score`); with `text` too, by
+        vector and full-text search fused by reciprocal rank (`score` is the RRF score); with `text` and no
+        `vector`, the `k` best chunks for `text` by full-text search alone (`score` is BM25). Rows carry every
+        column of `embeddings`, the vector included."""
+        if vector is None and text is None:
+            raise ValueError("search_embeddings needs a vector, a text or both")
         table = self.open_table(EMBEDDINGS)
         of_source = _of_source(table, source)
         if table is None or of_source is False:
@@ -476,14 +480,23 @@ class LanceDBStore(dg.ConfigurableResource):
                 query = query.where(of_source, prefilter=True)
             rows = query.limit(k).to_list()
             return [{**row, "score": 1.0 - row["_distance"]} for row in rows]
-        if not any(ix.columns == ["text"] for ix in table.list_indices()):
-            self.refresh_text_index()
-            table = self.open_table(EMBEDDINGS)
-        query = table.search(query_type="hybrid").vector(vector).text(text)
+        table = self._with_text_index(table)
+        if vector is None:
+            query, score = table.search(text, query_type="fts"), "_score"
+        else:
+            query, score = table.search(query_type="hybrid").vector(vector).text(text), "_relevance_score"
         if of_source is not True:
             query = query.where(of_source, prefilter=True)
         rows = query.limit(k).to_list()
-        return [{**row, "score": row["_relevance_score"]} for row in rows]
+        return [{**row, "score": row[score]} for row in rows]
+
+    def _with_text_index(self, table: lancedb.table.Table) -> lancedb.table.Table:
+        """`embeddings`, with its full-text index created first if it has none."""
+        if any(ix.columns == ["text"] for ix in table.list_indices()):
+            return table
+        self.refresh_text_index()
+        reopened = self.open_table(EMBEDDINGS)
+        return table if reopened is None else reopened
 
     def versions(self) -> dict[str, int]:
         db = self.connect()
