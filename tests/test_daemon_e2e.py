@@ -55,13 +55,19 @@ def docs_in(store: LanceDBStore, table: str) -> set[str]:
 
 
 @contextmanager
-def running_daemon(tmp_path: Path, source: str) -> Iterator[tuple[dg.DagsterInstance, LanceDBStore, subprocess.Popen]]:
-    """A `dagster-daemon` on an instance of its own, watching `source` (a folder or an s3:// URL)."""
+def running_daemon(
+    tmp_path: Path, source: str, sources_yaml: str = "", env_extra: dict[str, str] | None = None
+) -> Iterator[tuple[dg.DagsterInstance, LanceDBStore, subprocess.Popen]]:
+    """A `dagster-daemon` on an instance of its own, watching `source` (a folder or an s3:// URL) and the named
+    sources of `sources_yaml` (written beside its dagster.yaml)."""
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    if sources_yaml:
+        (home / "sources.yaml").write_text(sources_yaml)
     env = {
         **os.environ,
+        **(env_extra or {}),
         "DAGSTER_HOME": str(home),
         "INGEST_SOURCE_DIR": source,
         "LANCEDB_URI": str(tmp_path / "lancedb"),
@@ -222,3 +228,41 @@ def test_daemon_holds_a_mass_deletion_until_confirmed_by_the_cli(daemon, tmp_pat
     )
     wait_for(lambda: instance.get_dynamic_partitions("documents") == ["new.txt"], 60, "the partitions to go")
     assert process.poll() is None, "the daemon kept running"
+
+
+def test_daemon_runs_the_sensors_of_named_sources_a_folder_and_a_site(tmp_path):
+    from tests.web_site import CHAIN, DEFAULT_DOCUMENTS, WebSite
+
+    inbox, handbook = tmp_path / "inbox", tmp_path / "handbook"
+    inbox.mkdir()
+    handbook.mkdir()
+    with WebSite(tmp_path / "web") as site:
+        site.delete("/docs/huge.html")
+        sources = (
+            f"sources:\n  handbook:\n    location: {handbook}\n    sensor_interval_s: 2\n"
+            f"  docs:\n    location: {site.url('/docs/')}\n    sensor_interval_s: 2\n"
+            f"    requests_per_second: 500\n    max_depth: {CHAIN + 2}\n"
+        )
+        web = {"INGEST_WEB_ALLOWED_PRIVATE_HOSTS": "127.0.0.1"}
+        with running_daemon(tmp_path, str(inbox), sources, web) as (instance, store, _):
+            (inbox / "a.txt").write_text(unique_text(1, 300))
+            for i in range(3):
+                (handbook / f"h{i}.txt").write_text(unique_text(10 + i, 300))
+            site_ids = {f"docs:{key}" for key in DEFAULT_DOCUMENTS - {"huge.html"}}
+            expected = {"a.txt", "handbook:h0.txt", "handbook:h1.txt", "handbook:h2.txt"} | site_ids
+            wait_for(lambda: expected <= docs_in(store, EMBEDDINGS), 240, "every source's documents embedded")
+            assert set(instance.get_dynamic_partitions("handbook__documents")) == {
+                "handbook:h0.txt",
+                "handbook:h1.txt",
+                "handbook:h2.txt",
+            }
+            assert set(instance.get_dynamic_partitions("docs__documents")) == site_ids
+
+            (handbook / "h1.txt").unlink()
+            site.delete("/docs/faq.html")
+            wait_for(
+                lambda: not {"handbook:h1.txt", "docs:faq.html"} & docs_in(store, DOCUMENTS),
+                120,
+                "the daemon's sensors to purge a deleted file and a deleted page",
+            )
+            assert "a.txt" in docs_in(store, EMBEDDINGS) and "handbook:h0.txt" in docs_in(store, EMBEDDINGS)
