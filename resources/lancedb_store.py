@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import fcntl
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import dagster as dg
 import pyarrow as pa
@@ -19,9 +16,9 @@ if TYPE_CHECKING:
     import numpy as np
     from lancedb.expr import Expr
 
+from resources.lancedb_tables import SOURCE, LanceDBTables, connect_to
 from resources.tables import (
     CHUNKS,
-    DEFAULT_SOURCE,
     DOCUMENTS,
     EMBEDDINGS,
     PRIMARY_KEY,
@@ -32,8 +29,6 @@ from resources.tables import (
     DocumentRow,
     Row,
 )
-
-SOURCE = "source"
 
 __all__ = ["CHUNKS", "DOCUMENTS", "EMBEDDINGS", "TABLES", "LanceDBStore", "StoredVersions", "Fingerprint"]
 
@@ -102,18 +97,6 @@ def doc_filter(doc_ids: Iterable[str]) -> Expr:
     return col("doc_id").isin(sorted(set(doc_ids)))
 
 
-def _of_source(table: lancedb.table.Table | None, source: str | None) -> Expr | bool:
-    """The condition selecting one source's rows of `table`: True for all rows (no source asked, or the default
-    source of a table stored before sources had names, which holds only its rows), False for none."""
-    if source is None or table is None:
-        return True
-    if SOURCE in table.schema.names:
-        from lancedb.expr import col
-
-        return col(SOURCE) == source
-    return source == DEFAULT_SOURCE
-
-
 def sql_string(value: str) -> str:
     """A SQL string literal for places that only take SQL text."""
     return "'" + value.replace("'", "''") + "'"
@@ -151,7 +134,7 @@ class WriteOutcome:
         }
 
 
-class LanceDBStore(dg.ConfigurableResource):
+class LanceDBStore(dg.ConfigurableResource, LanceDBTables):
     """The LanceDB database at `LANCEDB_URI` (a folder, or an object-store URI).
 
     Each table's key column (`ROW_KEYS`) is declared its unenforced primary key, so concurrent
@@ -166,35 +149,9 @@ class LanceDBStore(dg.ConfigurableResource):
     vector_index_min_rows: int = 100_000
     keep_versions_hours: float = 24.0
 
-    @contextmanager
-    def write_lock(self) -> Iterator[None]:
-        if self.is_object_store:
-            yield
-            return
-        folder = Path(self.uri)
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".ingest-write.lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
     def connect(self) -> lancedb.DBConnection:
-        import lancedb
-
-        return lancedb.connect(self.uri)
-
-    def open_table(self, name: str, db: lancedb.DBConnection | None = None) -> lancedb.table.Table | None:
-        db = db or self.connect()
-        try:
-            return db.open_table(name)
-        except (FileNotFoundError, ValueError):
-            return None
-
-    @property
-    def is_object_store(self) -> bool:
-        return "://" in self.uri
+        """A new connection for each call: a resource holds none (runs in other processes share its config)."""
+        return connect_to(self.uri)
 
     def _table_for_write(self, name: str, schema: pa.Schema) -> lancedb.table.Table:
         db = self.connect()
@@ -296,23 +253,6 @@ class LanceDBStore(dg.ConfigurableResource):
     ) -> WriteOutcome | None:
         """Typed `replace_documents_rows`: `rows` become the complete content of `doc_ids` in their table."""
         return self.replace_documents_rows(row_type.TABLE, row_type.to_arrow(rows, dimensions), doc_ids)
-
-    def read(
-        self, name: str, columns: list[str] | None = None, where: Expr | None = None, source: str | None = None
-    ) -> pa.Table:
-        """Rows of a table (all, or those matching `where`, of one source); an empty table if it does not exist."""
-        table = self.open_table(name)
-        of_source = _of_source(table, source)
-        if table is None or of_source is False:
-            return pa.table({c: [] for c in (columns or [])})
-        if of_source is not True:
-            where = of_source if where is None else where & of_source
-        query = table.search()
-        if where is not None:
-            query = query.where(where)
-        if columns:
-            query = query.select(columns)
-        return query.limit(None).to_arrow()
 
     def stored_parses(self, content_hashes: Iterable[str], parser_version: str) -> list[DocumentRow]:
         """Documents whose content has one of these hashes, parsed by this parser version, whatever their name."""
@@ -453,51 +393,6 @@ class LanceDBStore(dg.ConfigurableResource):
         reader = table.search().select(["doc_id", "vector"]).limit(None).to_batches(batch_size=batch_size)
         return table.schema.field("vector").type.list_size, iter(reader)
 
-    def count_rows(self, name: str, source: str | None = None) -> int:
-        """Rows of a table (of one source, or of all)."""
-        table = self.open_table(name)
-        of_source = _of_source(table, source)
-        if table is None or of_source is False:
-            return 0
-        return table.count_rows() if of_source is True else table.count_rows(of_source.to_sql())
-
-    def search_embeddings(
-        self, vector: Any | None, k: int, text: str | None = None, source: str | None = None
-    ) -> list[dict[str, Any]]:
-        """The `k` nearest chunks (of one source, or of all) by cosine similarity (`score`); with `text` too, by
-        vector and full-text search fused by reciprocal rank (`score` is the RRF score); with `text` and no
-        `vector`, the `k` best chunks for `text` by full-text search alone (`score` is BM25). Rows carry every
-        column of `embeddings`, the vector included."""
-        if vector is None and text is None:
-            raise ValueError("search_embeddings needs a vector, a text or both")
-        table = self.open_table(EMBEDDINGS)
-        of_source = _of_source(table, source)
-        if table is None or of_source is False:
-            return []
-        if text is None:
-            query = table.search(vector).distance_type("cosine")
-            if of_source is not True:
-                query = query.where(of_source, prefilter=True)
-            rows = query.limit(k).to_list()
-            return [{**row, "score": 1.0 - row["_distance"]} for row in rows]
-        table = self._with_text_index(table)
-        if vector is None:
-            query, score = table.search(text, query_type="fts"), "_score"
-        else:
-            query, score = table.search(query_type="hybrid").vector(vector).text(text), "_relevance_score"
-        if of_source is not True:
-            query = query.where(of_source, prefilter=True)
-        rows = query.limit(k).to_list()
-        return [{**row, "score": row[score]} for row in rows]
-
-    def _with_text_index(self, table: lancedb.table.Table) -> lancedb.table.Table:
-        """`embeddings`, with its full-text index created first if it has none."""
-        if any(ix.columns == ["text"] for ix in table.list_indices()):
-            return table
-        self.refresh_text_index()
-        reopened = self.open_table(EMBEDDINGS)
-        return table if reopened is None else reopened
-
     def versions(self) -> dict[str, int]:
         db = self.connect()
         return {name: t.version for name in TABLES if (t := self.open_table(name, db)) is not None}
@@ -557,31 +452,6 @@ class LanceDBStore(dg.ConfigurableResource):
                     )
                     created.append(f"{name}.vector")
         return created
-
-    def refresh_text_index(self) -> str:
-        """Full-text search over `embeddings.text` right after ingestion: create the index if it is
-        missing. Rows added since it was built are searched unindexed by LanceDB until the nightly
-        `optimize()` folds them in. Returns what was done."""
-        from lancedb.index import FTS
-
-        table = self.open_table(EMBEDDINGS)
-        if table is None or table.count_rows() == 0:
-            return "no embeddings"
-        index = next((ix for ix in table.list_indices() if ix.columns == ["text"]), None)
-        if index is None:
-            try:
-                with self.write_lock():
-                    table.create_index("text", config=FTS(), replace=False)
-            except (RuntimeError, ValueError, OSError) as exc:
-                # A concurrent writer may have created it first: search works unindexed meanwhile,
-                # and the next run or the nightly maintenance creates it.
-                table = self.open_table(EMBEDDINGS)
-                if table is not None and any(ix.columns == ["text"] for ix in table.list_indices()):
-                    return "created by a concurrent writer"
-                return f"not created this time ({type(exc).__name__}: {exc})"
-            return "created"
-        stats = table.index_stats(index.name)
-        return f"present ({stats.num_unindexed_rows} new rows searched unindexed until optimize)"
 
     def optimize(self, keep_versions_hours: float | None = None) -> dict[str, dict[str, int]]:
         """Compact fragments, prune versions older than the window and fold new rows into indexes."""

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import dagster as dg
-
-from resources.embedding_model import DEFAULT_MODEL
+from resources.model_loading import DEFAULT_MODEL
 
 if TYPE_CHECKING:
+    import dagster as dg
+
     from resources.chunker_config import ChunkerConfig
     from resources.document_source import DocumentSource
     from resources.embedding_model import EmbeddingModel
@@ -198,6 +198,8 @@ class IngestSettings:
 
     def _bound(self, field_name: str):
         """`EnvVar` for a value that came from the environment (resolved again when a run starts)."""
+        import dagster as dg
+
         value = getattr(self, field_name)
         if field_name not in self.from_environment:
             return value

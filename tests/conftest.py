@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +111,22 @@ def materialize(
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}, "resources": resources_config or {}},
     ) as result:
         return RunOutcome(result.success, result.run_id)
+
+
+@contextmanager
+def ingested_folder(inbox: Path, work: Path) -> Iterator[str]:
+    """`inbox` ingested into a new instance and store under `work`, with the environment pointing at them until
+    the block ends; yields the store's URI."""
+    home, uri = work / "dagster_home", str(work / "lancedb")
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("INGEST_SOURCE_DIR", str(inbox))
+        env.setenv("LANCEDB_URI", uri)
+        env.setenv("DAGSTER_HOME", str(home))
+        with dg.DagsterInstance.get() as instance:
+            assert materialize(instance, sample_keys(inbox)).success
+        yield uri
 
 
 def statuses(instance: dg.DagsterInstance, keys: Sequence[str]) -> dict[str, dict[str, str | None]]:

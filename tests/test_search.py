@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import gc
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import dagster as dg
 import pyarrow as pa
 import pytest
 
@@ -24,7 +21,7 @@ from ingestion_assets.search import (
 from resources.embedding_model import EmbeddingModel
 from resources.lancedb_store import LanceDBStore
 from resources.tables import CHUNKS, DOCUMENTS, EMBEDDINGS
-from tests.conftest import REPO, materialize, sample_keys
+from tests.conftest import ingested_folder
 
 HANDBOOK = "kiln-handbook.md"
 TOOL = "kilnwatch/README.md"
@@ -117,19 +114,12 @@ def corpus(tmp_path_factory) -> Iterator[Corpus]:
     """A kiln handbook whose many sections share the words of the questions, the README of a kiln tool, and an
     unrelated note, ingested once for the module."""
     work = tmp_path_factory.mktemp("search")
-    inbox, home = work / "inbox", work / "dagster_home"
+    inbox = work / "inbox"
     for name, text in FILES.items():
         (inbox / name).parent.mkdir(parents=True, exist_ok=True)
         (inbox / name).write_text(text)
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("INGEST_SOURCE_DIR", str(inbox))
-        env.setenv("LANCEDB_URI", str(work / "lancedb"))
-        env.setenv("DAGSTER_HOME", str(home))
-        with dg.DagsterInstance.get() as instance:
-            assert materialize(instance, sample_keys(inbox)).success
-        yield Corpus(LanceDBStore(uri=os.environ["LANCEDB_URI"]), EmbeddingModel())
+    with ingested_folder(inbox, work) as uri:
+        yield Corpus(LanceDBStore(uri=uri), EmbeddingModel())
 
 
 def copy_to_source(store: LanceDBStore, doc_id: str, source: str) -> None:
