@@ -90,20 +90,25 @@ def parity(
 
 def orphans(instance: dg.DagsterInstance, store: LanceDBStore, sources: Sequence[DocumentSource]) -> CheckOutcome:
     """Rows whose document has no partition or no source file (or object) any more, or whose source is no longer
-    configured; one listing per bucket."""
+    configured; one listing per folder or bucket. Sites are not crawled for it: their purged pages lose their
+    partitions, which this check sees."""
     partitions = {key for source in sources for key in registered_partitions(instance, Family(source.name))}
     per_table = {name: store.document_ids(name) for name in TABLES}
     stored = set().union(*per_table.values())
     no_partition = {d for d in stored if d not in partitions}
     no_file: set[str] = set()
+    not_listed = [source.name for source in sources if not source.source.lists_cheaply]
     for source in sources:
-        no_file |= source.missing(store.stored_documents(source=source.name))
+        if source.name not in not_listed:
+            no_file |= source.missing(store.stored_documents(source=source.name))
     offending = sorted(no_partition | no_file)
     return CheckOutcome(
         "orphans",
         not offending,
-        f"{len(no_partition)} stored document(s) without a partition, {len(no_file)} without a source file",
+        f"{len(no_partition)} stored document(s) without a partition, {len(no_file)} without a source file"
+        + (f" (sites not crawled for this check: {', '.join(not_listed)})" if not_listed else ""),
         {
+            "sources_not_listed": not_listed,
             "documents_without_partition": len(no_partition),
             "documents_without_file": len(no_file),
             **{f"{name}_orphan_documents": len(ids & set(offending)) for name, ids in per_table.items()},

@@ -114,7 +114,11 @@ def test_ingestctl_over_a_site_a_folder_and_a_bucket(tmp_path, site, s3_server):
     site.fail_all(None)
     released = json.loads(ingestctl("ingest", "--source", "docs", "--json", env=env, cwd=tmp_path).stdout)
     assert released["purged"] == ["docs:faq.html"] and released["held_deletions"] is None
+    mark = site.mark()
     report = json.loads(ingestctl("report", "--json", "--refresh", env=env, cwd=tmp_path).stdout)
+    assert page_requests(site, mark) == [], "the report's checks do not crawl the site"
+    orphans = next(check for check in report["checks"] if check["name"] == "orphans")
+    assert orphans["sources_not_listed"] == ["docs"] and "sites not crawled for this check: docs" in orphans["summary"]
     assert set(report["sources"]) == {"default", "handbook", "reports", "docs"}
     assert all(check["passed"] for check in report["checks"]), report["checks"]
 

@@ -76,6 +76,9 @@ class Scan:
 class Source(ABC):
     """One place documents are read from. Keys are paths relative to its root, `/`-separated."""
 
+    lists_cheaply = True
+    """Whether a listing is cheap enough for a table-wide check to make one (a site's is a crawl)."""
+
     def __init__(self, rules: NameRules, max_bytes: int) -> None:
         self.rules = rules
         self.max_bytes = max_bytes

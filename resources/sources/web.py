@@ -195,6 +195,8 @@ class WebSource(Source):
     downloaded at most once per process to be hashed and read (bodies kept bounded until `close`);
     with a cache file, a re-crawl of an unchanged site downloads no page again."""
 
+    lists_cheaply = False
+
     def __init__(self, url: str, rules: NameRules, max_bytes: int, settings: WebSettings | None = None) -> None:
         super().__init__(rules, max_bytes)
         self.settings = settings or WebSettings()
