@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ingestctl.instance import CliContext
-from resources.tables import DEFAULT_SOURCE
+from resources.tables import DEFAULT_SOURCE, TABLES
 
 
 def run_drop_source(name: str, confirmed: bool) -> int:
@@ -31,7 +31,7 @@ def run_drop_source(name: str, confirmed: bool) -> int:
         return 2
     instance = cli.instance
     partitions = list(instance.get_dynamic_partitions(family.partitions.name))
-    rows = {table: len(cli.store.document_ids(table, source=name)) for table in ("embeddings", "chunks", "documents")}
+    rows = {table: len(cli.store.document_ids(table, source=name)) for table in reversed(TABLES)}
     what = f"source {name!r}: {len(partitions)} partition(s); documents with rows per table {rows}"
     if not confirmed:
         print(f"would remove {what}, and the history of its assets; run again with --yes to do it")
